@@ -1,0 +1,123 @@
+"""The one place an `ElectraConfig` becomes layers and models.
+
+Embedding tying happens here: a single `ElectraEmbeddings` is handed to both
+backbones, and the generator's MLM head projects with its word table.
+"""
+
+import keras
+import keras_hub
+
+from keras_electra.data.vocab import DEFAULT_SPECIAL_TOKEN_IDS, load_vocabulary, special_token_ids
+from keras_electra.layers.discriminator_head import DiscriminatorHead
+from keras_electra.layers.electra_embeddings import ElectraEmbeddings
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_pretrainer import ElectraPretrainer
+
+
+def build_embeddings(config):
+    return ElectraEmbeddings(
+        vocabulary_size=config.vocab_size,
+        embedding_size=config.embedding_size,
+        max_sequence_length=config.max_position_embeddings,
+        num_segments=config.type_vocab_size,
+        dropout=config.dropout,
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        initializer_range=config.initializer_range,
+        name="embeddings",
+    )
+
+
+def build_discriminator(config, embeddings):
+    return ElectraBackbone(
+        embeddings,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        intermediate_size=config.intermediate_size,
+        dropout=config.dropout,
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        initializer_range=config.initializer_range,
+        name="discriminator",
+    )
+
+
+def build_generator(config, embeddings):
+    return ElectraBackbone(
+        embeddings,
+        hidden_size=config.generator_width,
+        num_layers=config.generator_depth,
+        num_heads=config.generator_heads,
+        intermediate_size=config.generator_ffn,
+        dropout=config.dropout,
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        initializer_range=config.initializer_range,
+        name="generator",
+    )
+
+
+def resolve_special_tokens(config, special_tokens=None):
+    """Special-token ids: given, else from `config.vocab_file`, else the default layout."""
+    if special_tokens is not None:
+        return special_tokens
+    if config.vocab_file:
+        vocabulary = load_vocabulary(config.vocab_file)
+        if len(vocabulary) != config.vocab_size:
+            raise ValueError(
+                f"{config.vocab_file}: vocabulary has {len(vocabulary)} tokens but "
+                f"ElectraConfig.vocab_size is {config.vocab_size}.")
+        return special_token_ids(vocabulary, source=config.vocab_file)
+    return DEFAULT_SPECIAL_TOKEN_IDS
+
+
+def build_pretrainer(config, special_tokens=None):
+    """Builds an `ElectraPretrainer` (generator and discriminator, tied embeddings).
+
+    Args:
+        config: an `ElectraConfig`.
+        special_tokens: a `SpecialTokenIds`; by default read from
+            `config.vocab_file`, or the layout of this package's vocabularies
+            (`[PAD]`..`[MASK]` = 0..4) when there is none.
+
+    Example:
+
+    >>> import keras_electra
+    >>> pretrainer = keras_electra.build_pretrainer(keras_electra.ElectraConfig(
+    ...     vocab_size=64, embedding_size=8, hidden_size=16, num_layers=1,
+    ...     num_heads=2, intermediate_size=32))
+    >>> pretrainer.generator.embeddings is pretrainer.discriminator.embeddings
+    True
+    """
+    special_tokens = resolve_special_tokens(config, special_tokens)
+    embeddings = build_embeddings(config)
+    discriminator = build_discriminator(config, embeddings)
+    generator = build_generator(config, embeddings)
+    generator_head = keras_hub.layers.MaskedLMHead(
+        token_embedding=embeddings.token_embedding,
+        intermediate_activation="gelu",  # exact erf GELU, as the original
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
+        name="generator_head",
+    )
+    discriminator_head = DiscriminatorHead(
+        hidden_size=config.hidden_size,
+        initializer_range=config.initializer_range,
+        name="discriminator_head",
+    )
+    return ElectraPretrainer(
+        generator=generator,
+        discriminator=discriminator,
+        generator_head=generator_head,
+        discriminator_head=discriminator_head,
+        special_token_ids=[special_tokens.cls, special_tokens.sep, special_tokens.mask,
+                           special_tokens.pad],
+        mask_token_id=special_tokens.mask,
+        mask_prob=config.mask_prob,
+        mask_token_prob=config.mask_token_prob,
+        max_predictions_per_seq=config.predictions_per_seq,
+        temperature=config.temperature,
+        generator_weight=config.generator_weight,
+        discriminator_weight=config.discriminator_weight,
+        clip_norm=config.clip_norm,
+        seed=config.seed,
+        name="electra_pretrainer",
+    )

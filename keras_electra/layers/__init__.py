@@ -1,0 +1,5 @@
+"""Layers keras-hub does not provide (its `TransformerEncoder`,
+`ReversibleEmbedding`, `PositionEmbedding` and `MaskedLMHead` are used as is)."""
+
+from keras_electra.layers.discriminator_head import DiscriminatorHead
+from keras_electra.layers.electra_embeddings import ElectraEmbeddings

@@ -1,0 +1,2 @@
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_pretrainer import ElectraPretrainer

@@ -1,0 +1,131 @@
+"""`ElectraBackbone`: one ELECTRA tower (generator or discriminator encoder)."""
+
+import keras
+import keras_hub
+
+from keras_electra.layers.electra_embeddings import ElectraEmbeddings
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraBackbone(keras.Model):
+    """Embeddings -> (projection) -> post-LN Transformer encoder stack.
+
+    A functional model over the pre-training feature names (`input_ids`,
+    `input_mask`, `segment_ids`) that returns a dict. The embedding block is
+    passed in, so two backbones can share one `ElectraEmbeddings` instance
+    (the generator and discriminator of `ElectraPretrainer`); each backbone
+    owns its `embeddings_projection` when the embedding width differs from
+    its hidden width, as in the original code.
+
+    Unlike `keras_hub.models.ElectraBackbone`, the encoder uses the exact
+    (erf) GELU of the original ELECTRA and of Hugging Face, and there is no
+    randomly initialised pooler.
+
+    Args:
+        embeddings: an `ElectraEmbeddings` layer (shared or not).
+        hidden_size: encoder width.
+        num_layers: number of `TransformerEncoder` blocks.
+        num_heads: attention heads per block.
+        intermediate_size: feed-forward width.
+        dropout: dropout in attention and residual branches.
+        layer_norm_epsilon: LayerNorm epsilon.
+        initializer_range: stddev of the truncated-normal initializer.
+        **kwargs: `keras.Model` arguments (`name`, ...).
+
+    Example:
+
+    >>> import numpy as np
+    >>> embeddings = ElectraEmbeddings(vocabulary_size=100, embedding_size=8,
+    ...                                max_sequence_length=16)
+    >>> backbone = ElectraBackbone(embeddings, hidden_size=16, num_layers=1,
+    ...                            num_heads=2, intermediate_size=32)
+    >>> batch = {"input_ids": np.ones((2, 5), "int32"),
+    ...          "input_mask": np.ones((2, 5), "int32"),
+    ...          "segment_ids": np.zeros((2, 5), "int32")}
+    >>> backbone(batch)["sequence_output"].shape
+    TensorShape([2, 5, 16])
+    """
+
+    def __init__(
+        self,
+        embeddings,
+        hidden_size,
+        num_layers,
+        num_heads,
+        intermediate_size,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        def initializer():
+            return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        projection = None
+        if embeddings.embedding_size != hidden_size:
+            projection = keras.layers.Dense(
+                hidden_size, kernel_initializer=initializer(), name="embeddings_projection"
+            )
+        encoder_blocks = [
+            keras_hub.layers.TransformerEncoder(
+                intermediate_dim=intermediate_size,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation="gelu",  # exact erf GELU, as the original
+                layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=initializer(),
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+
+        # Functional graph.
+        input_ids = keras.Input(shape=(None,), dtype="int32", name="input_ids")
+        input_mask = keras.Input(shape=(None,), dtype="int32", name="input_mask")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        x = embeddings(input_ids, segment_ids)
+        if projection is not None:
+            x = projection(x)
+        for block in encoder_blocks:
+            x = block(x, padding_mask=input_mask)
+        super().__init__(
+            inputs={"input_ids": input_ids, "input_mask": input_mask,
+                    "segment_ids": segment_ids},
+            outputs={"sequence_output": x},
+            **kwargs,
+        )
+
+        self.embeddings = embeddings
+        self.embeddings_projection = projection
+        self.encoder_blocks = encoder_blocks
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "embeddings": keras.layers.serialize(self.embeddings),
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "intermediate_size": self.intermediate_size,
+            "dropout": self.dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["embeddings"], dict):
+            config["embeddings"] = keras.layers.deserialize(
+                config["embeddings"],
+                custom_objects={"ElectraEmbeddings": ElectraEmbeddings},
+            )
+        return cls(**config)

@@ -1,0 +1,294 @@
+"""`ElectraPretrainer`: the generator + discriminator trained jointly with `fit`."""
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from keras_electra.layers.discriminator_head import DiscriminatorHead
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.objectives.losses import electra_loss
+from keras_electra.objectives.masking import mask_tokens
+from keras_electra.objectives.sampling import replace_tokens, sample_from_logits
+
+_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraPretrainer(keras.Model):
+    """ELECTRA pre-training: masked-LM generator + replaced-token detector.
+
+    Each `train_step` masks the batch in-graph (a fresh mask every step),
+    lets the generator predict the masked tokens, samples replacements from
+    it (Gumbel-max, no gradient), asks the discriminator which tokens were
+    replaced, and takes one optimizer step on
+    `generator_weight * mlm + discriminator_weight * rtd`.
+
+    Build it from a config with `keras_electra.build_pretrainer(config)`,
+    which also ties the two towers' embeddings.
+
+    Args:
+        generator: the generator `ElectraBackbone`.
+        discriminator: the discriminator `ElectraBackbone` (sharing the
+            generator's `ElectraEmbeddings`).
+        generator_head: a keras-hub `MaskedLMHead` tied to the shared word
+            embeddings.
+        discriminator_head: a `DiscriminatorHead`.
+        special_token_ids: ids never masked (`[CLS]`, `[SEP]`, `[MASK]`, ...).
+        mask_token_id: the `[MASK]` id.
+        mask_prob: fraction of maskable tokens the generator predicts.
+        mask_token_prob: share of those replaced by `[MASK]` (the rest kept).
+        max_predictions_per_seq: static prediction slots per example.
+        temperature: generator sampling temperature.
+        generator_weight: MLM loss weight.
+        discriminator_weight: RTD loss weight.
+        clip_norm: global gradient-norm clip applied in `train_step`.
+        seed: seed of the per-step masking and sampling.
+        **kwargs: `keras.Model` arguments.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_electra
+    >>> config = keras_electra.ElectraConfig(
+    ...     vocab_size=64, embedding_size=8, hidden_size=16, num_layers=1,
+    ...     num_heads=2, intermediate_size=32, max_seq_length=8,
+    ...     max_position_embeddings=8)
+    >>> pretrainer = keras_electra.build_pretrainer(config)
+    >>> pretrainer.compile(optimizer="adam")
+    >>> batch = {"input_ids": np.random.randint(5, 64, (4, 8)),
+    ...          "input_mask": np.ones((4, 8), "int32"),
+    ...          "segment_ids": np.zeros((4, 8), "int32")}
+    >>> history = pretrainer.fit(batch, epochs=1, verbose=0)
+    >>> sorted(history.history)[:3]
+    ['discriminator_accuracy', 'discriminator_loss', 'generator_accuracy']
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        generator_head,
+        discriminator_head,
+        special_token_ids,
+        mask_token_id,
+        mask_prob=0.15,
+        mask_token_prob=0.85,
+        max_predictions_per_seq=20,
+        temperature=1.0,
+        generator_weight=1.0,
+        discriminator_weight=50.0,
+        clip_norm=1.0,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if generator.embeddings is not discriminator.embeddings:
+            raise ValueError(
+                "ElectraPretrainer: the generator and discriminator must share one "
+                "ElectraEmbeddings layer; build them with keras_electra.build_pretrainer.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_head = generator_head
+        self.discriminator_head = discriminator_head
+        self.special_token_ids = [int(i) for i in special_token_ids]
+        self.mask_token_id = int(mask_token_id)
+        self.mask_prob = mask_prob
+        self.mask_token_prob = mask_token_prob
+        self.max_predictions_per_seq = max_predictions_per_seq
+        self.temperature = temperature
+        self.generator_weight = generator_weight
+        self.discriminator_weight = discriminator_weight
+        self.clip_norm = clip_norm
+        self.seed = seed
+
+        if not generator_head.built:
+            generator_head.build((None, None, generator.hidden_size))
+        if not discriminator_head.built:
+            discriminator_head.build((None, None, discriminator.hidden_size))
+
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.generator_loss_tracker = keras.metrics.Mean(name="generator_loss")
+        self.discriminator_loss_tracker = keras.metrics.Mean(name="discriminator_loss")
+        self.generator_accuracy = keras.metrics.SparseCategoricalAccuracy(
+            name="generator_accuracy")
+        self.discriminator_accuracy = keras.metrics.BinaryAccuracy(
+            name="discriminator_accuracy")
+        self.replaced_precision = keras.metrics.Precision(name="replaced_precision")
+        self.replaced_recall = keras.metrics.Recall(name="replaced_recall")
+        self.replaced_auc = keras.metrics.AUC(name="replaced_auc")
+        self.built = True
+
+    # ---------------------------------------------------------------- towers
+    @property
+    def embeddings(self):
+        """The `ElectraEmbeddings` both towers use."""
+        return self.discriminator.embeddings
+
+    def _generator_logits_at(self, input_ids, batch, positions, training):
+        sequence = self.generator(
+            {"input_ids": input_ids, "input_mask": batch["input_mask"],
+             "segment_ids": batch["segment_ids"]},
+            training=training,
+        )["sequence_output"]
+        return self.generator_head(sequence, mask_positions=positions)
+
+    def _discriminator_logits(self, input_ids, batch, training):
+        sequence = self.discriminator(
+            {"input_ids": input_ids, "input_mask": batch["input_mask"],
+             "segment_ids": batch["segment_ids"]},
+            training=training,
+        )["sequence_output"]
+        return self.discriminator_head(sequence)
+
+    def discriminator_logits(self, batch):
+        """`(batch, seq)` replaced-token logits of the batch as given (no dropout)."""
+        batch = _as_int32(batch)
+        return self._discriminator_logits(batch["input_ids"], batch, training=False)
+
+    def generator_logits(self, batch):
+        """`(batch, seq, vocab)` MLM logits at every position (no masking, no dropout)."""
+        batch = _as_int32(batch)
+        shape = tf.shape(batch["input_ids"])
+        positions = tf.tile(tf.range(shape[1])[None, :], [shape[0], 1])
+        return self._generator_logits_at(batch["input_ids"], batch, positions, training=False)
+
+    def call(self, inputs, training=False):
+        """Per-token probability that each token was replaced, `(batch, seq)`."""
+        inputs = _as_int32(inputs)
+        return tf.sigmoid(self._discriminator_logits(inputs["input_ids"], inputs, training))
+
+    # -------------------------------------------------------------- objective
+    def _step_seed(self, offset):
+        """A stateless seed unique to (seed, step, replica, use)."""
+        step = tf.cast(self.optimizer.iterations, tf.int64)
+        replica = tf.distribute.get_replica_context()
+        replica_id = 0 if replica is None else replica.replica_id_in_sync_group
+        replica_id = tf.cast(replica_id, tf.int64)
+        return tf.stack([tf.cast(self.seed, tf.int64), (step * 1024 + replica_id) * 4 + offset])
+
+    def _batch_seed(self, input_ids, offset):
+        """A seed that depends only on the batch content: evaluation is repeatable."""
+        weights = tf.range(1, tf.shape(input_ids)[1] + 1, dtype=tf.int64)
+        content = tf.reduce_sum(tf.cast(input_ids, tf.int64) * weights[None, :])
+        return tf.stack([tf.cast(self.seed, tf.int64) + 1, content * 4 + offset])
+
+    def corrupt(self, batch, seeds, training):
+        """Masks, runs the generator and samples replacements.
+
+        Returns `(masked, generator_logits, corrupted_ids, rtd_labels)`.
+        """
+        masked = mask_tokens(
+            batch["input_ids"], batch["input_mask"], self.special_token_ids,
+            self.mask_token_id, self.mask_prob, self.mask_token_prob,
+            self.max_predictions_per_seq, seeds[0],
+        )
+        gen_logits = self._generator_logits_at(masked.input_ids, batch, masked.positions, training)
+        sampled = sample_from_logits(gen_logits, self.temperature, seeds[1])
+        corrupted, rtd_labels = replace_tokens(
+            batch["input_ids"], masked.positions, masked.weights, sampled)
+        return masked, gen_logits, corrupted, rtd_labels
+
+    def compute_losses(self, batch, seeds, training):
+        masked, gen_logits, corrupted, rtd_labels = self.corrupt(batch, seeds, training)
+        disc_logits = self._discriminator_logits(corrupted, batch, training)
+        losses = electra_loss(
+            gen_logits, masked.targets, masked.weights,
+            disc_logits, rtd_labels, batch["input_mask"],
+            self.generator_weight, self.discriminator_weight,
+        )
+        return losses, (masked, gen_logits, disc_logits, rtd_labels)
+
+    # --------------------------------------------------------------- training
+    def train_step(self, data):
+        batch = _as_int32(keras.utils.unpack_x_y_sample_weight(data)[0])
+        seeds = (self._step_seed(0), self._step_seed(1))
+        with tf.GradientTape() as tape:
+            losses, outputs = self.compute_losses(batch, seeds, training=True)
+        variables = self.trainable_variables
+        gradients = tape.gradient(losses.total, variables)
+        gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm)
+        self.optimizer.apply(gradients, variables)
+        return self._update_metrics(losses, outputs, batch, evaluation=False)
+
+    def test_step(self, data):
+        batch = _as_int32(keras.utils.unpack_x_y_sample_weight(data)[0])
+        seeds = (self._batch_seed(batch["input_ids"], 0), self._batch_seed(batch["input_ids"], 1))
+        losses, outputs = self.compute_losses(batch, seeds, training=False)
+        return self._update_metrics(losses, outputs, batch, evaluation=True)
+
+    def _update_metrics(self, losses, outputs, batch, evaluation):
+        masked, gen_logits, disc_logits, rtd_labels = outputs
+        input_mask = tf.cast(batch["input_mask"], tf.float32)
+        replaced_prob = tf.sigmoid(disc_logits)
+        self.loss_tracker.update_state(losses.total)
+        self.generator_loss_tracker.update_state(losses.generator)
+        self.discriminator_loss_tracker.update_state(losses.discriminator)
+        self.generator_accuracy.update_state(masked.targets, gen_logits, masked.weights)
+        self.discriminator_accuracy.update_state(rtd_labels, replaced_prob, input_mask)
+        self.replaced_precision.update_state(rtd_labels, replaced_prob, input_mask)
+        self.replaced_recall.update_state(rtd_labels, replaced_prob, input_mask)
+        updated = [
+            self.loss_tracker, self.generator_loss_tracker, self.discriminator_loss_tracker,
+            self.generator_accuracy, self.discriminator_accuracy,
+            self.replaced_precision, self.replaced_recall,
+        ]
+        if evaluation:
+            self.replaced_auc.update_state(rtd_labels, replaced_prob, input_mask)
+            updated.append(self.replaced_auc)
+        return {metric.name: metric.result() for metric in updated}
+
+    @property
+    def metrics(self):
+        return [
+            self.loss_tracker, self.generator_loss_tracker, self.discriminator_loss_tracker,
+            self.generator_accuracy, self.discriminator_accuracy,
+            self.replaced_precision, self.replaced_recall, self.replaced_auc,
+        ]
+
+    # ---------------------------------------------------------- serialisation
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": keras.layers.serialize(self.generator),
+            "discriminator": keras.layers.serialize(self.discriminator),
+            "generator_head": keras.layers.serialize(self.generator_head),
+            "discriminator_head": keras.layers.serialize(self.discriminator_head),
+            "special_token_ids": list(self.special_token_ids),
+            "mask_token_id": self.mask_token_id,
+            "mask_prob": self.mask_prob,
+            "mask_token_prob": self.mask_token_prob,
+            "max_predictions_per_seq": self.max_predictions_per_seq,
+            "temperature": self.temperature,
+            "generator_weight": self.generator_weight,
+            "discriminator_weight": self.discriminator_weight,
+            "clip_norm": self.clip_norm,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the towers and re-ties them to one embedding block."""
+        config = dict(config)
+        discriminator = ElectraBackbone.from_config(config.pop("discriminator")["config"])
+        generator_config = dict(config.pop("generator")["config"])
+        generator_config["embeddings"] = discriminator.embeddings
+        generator = ElectraBackbone.from_config(generator_config)
+        head_config = dict(config.pop("generator_head")["config"])
+        head_config["token_embedding"] = discriminator.embeddings.token_embedding
+        head_config["dtype"] = keras.dtype_policies.deserialize(head_config["dtype"])
+        generator_head = keras_hub.layers.MaskedLMHead(**head_config)
+        discriminator_head = keras.layers.deserialize(
+            config.pop("discriminator_head"),
+            custom_objects={"DiscriminatorHead": DiscriminatorHead})
+        return cls(generator, discriminator, generator_head, discriminator_head, **config)
+
+
+def _as_int32(batch):
+    """TFRecords carry int64; the model runs on int32 ids."""
+    missing = [name for name in _FEATURES if name not in batch]
+    if missing:
+        raise ValueError(
+            f"ElectraPretrainer: batch is missing feature(s) {missing}; expected "
+            f"a dict with {list(_FEATURES)}.")
+    return {name: tf.cast(batch[name], tf.int32) for name in _FEATURES}

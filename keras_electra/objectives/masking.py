@@ -1,0 +1,124 @@
+"""Dynamic masking for the generator's masked-LM task (pure tensor functions).
+
+Semantics of the original `pretrain_helpers.mask`, with two deliberate
+differences that make the masked fraction exact: positions are drawn
+*without* replacement (a random top-k; the original's `tf.random.categorical`
+can pick a position twice), and the count is taken over maskable tokens
+rather than over all non-padding tokens (so `[CLS]`/`[SEP]` do not inflate it).
+"""
+
+import collections
+
+import tensorflow as tf
+
+MaskedInputs = collections.namedtuple(
+    "MaskedInputs", ["input_ids", "positions", "targets", "weights"]
+)
+MaskedInputs.__doc__ = """The generator's view of a batch.
+
+Fields:
+    input_ids: `(batch, seq)` ids with chosen positions set to `[MASK]`
+        (or kept, for the `1 - mask_token_prob` share).
+    positions: `(batch, max_predictions)` int32 positions; padding slots are 0.
+    targets: `(batch, max_predictions)` original ids at `positions` (0 in padding slots).
+    weights: `(batch, max_predictions)` float32, 1.0 for real slots, 0.0 for padding.
+"""
+
+
+def maskable_positions(input_ids, input_mask, special_ids):
+    """Boolean `(batch, seq)`: non-padding tokens that are not special tokens."""
+    input_ids = tf.convert_to_tensor(input_ids)
+    special = tf.reduce_any(
+        tf.equal(input_ids[..., None], tf.cast(tf.reshape(special_ids, [-1]), input_ids.dtype)),
+        axis=-1,
+    )
+    return tf.logical_and(tf.cast(input_mask, tf.bool), tf.logical_not(special))
+
+
+def mask_tokens(
+    input_ids,
+    input_mask,
+    special_ids,
+    mask_token_id,
+    mask_prob,
+    mask_token_prob,
+    max_predictions,
+    seed,
+):
+    """Chooses `round(mask_prob * maskable)` positions per row and masks them.
+
+    Args:
+        input_ids: `(batch, seq)` integer ids.
+        input_mask: `(batch, seq)` 1 for real tokens, 0 for padding.
+        special_ids: ids never masked (`[CLS]`, `[SEP]`, `[MASK]`, ...).
+        mask_token_id: the `[MASK]` id.
+        mask_prob: fraction of maskable tokens to predict.
+        mask_token_prob: probability that a chosen position becomes `[MASK]`
+            (otherwise it keeps its token).
+        max_predictions: static number of prediction slots per row.
+        seed: shape-`[2]` integer seed for the stateless RNG (same seed,
+            same masks).
+
+    Returns:
+        A `MaskedInputs`.
+
+    Example:
+
+    >>> ids = tf.constant([[101, 7, 8, 9, 10, 102, 0, 0]])
+    >>> mask = tf.constant([[1, 1, 1, 1, 1, 1, 0, 0]])
+    >>> out = mask_tokens(ids, mask, [101, 102, 103], 103, 0.5, 1.0, 4, [1, 2])
+    >>> int(tf.reduce_sum(out.weights))  # 2 of the 4 maskable tokens
+    2
+    """
+    input_ids = tf.convert_to_tensor(input_ids)
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    position_seed, keep_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=2)
+    )
+    candidates = maskable_positions(input_ids, input_mask, special_ids)
+    num_candidates = tf.reduce_sum(tf.cast(candidates, tf.int32), axis=-1)
+    num_to_predict = tf.cast(
+        tf.round(tf.cast(num_candidates, tf.float32) * mask_prob), tf.int32
+    )
+    # At least one prediction per row that has a maskable token, as the original.
+    num_to_predict = tf.minimum(tf.maximum(num_to_predict, 1), num_candidates)
+    num_to_predict = tf.minimum(num_to_predict, max_predictions)
+
+    # A uniform random subset: top-k of uniform noise over the candidates.
+    noise = tf.random.stateless_uniform(tf.shape(input_ids), position_seed)
+    scores = tf.where(candidates, noise, -1.0)
+    _, positions = tf.math.top_k(scores, k=max_predictions)
+    weights = tf.sequence_mask(num_to_predict, max_predictions, dtype=tf.float32)
+    positions = positions * tf.cast(weights, tf.int32)
+    targets = tf.gather(input_ids, positions, batch_dims=1) * tf.cast(weights, input_ids.dtype)
+
+    use_mask_token = tf.logical_and(
+        tf.random.stateless_uniform(tf.shape(positions), keep_seed) < mask_token_prob,
+        weights > 0,
+    )
+    replace_here = scatter_positions(positions, use_mask_token, tf.shape(input_ids)[1])
+    masked_ids = tf.where(
+        replace_here, tf.cast(mask_token_id, input_ids.dtype), input_ids
+    )
+    return MaskedInputs(masked_ids, positions, targets, weights)
+
+
+def scatter_positions(positions, active, sequence_length):
+    """Boolean `(batch, seq)`, True at `positions` whose `active` flag is set.
+
+    Written with a one-hot reduction rather than `tensor_scatter_nd_update`
+    so it has static shapes under XLA and needs no index arithmetic.
+    """
+    one_hot = tf.one_hot(positions, sequence_length, on_value=True, off_value=False,
+                         dtype=tf.bool)
+    return tf.reduce_any(tf.logical_and(one_hot, active[..., None]), axis=1)
+
+
+def scatter_tokens(input_ids, positions, weights, tokens):
+    """Writes `tokens` into `input_ids` at `positions` where `weights > 0`."""
+    sequence_length = tf.shape(input_ids)[1]
+    one_hot = tf.one_hot(positions, sequence_length, dtype=input_ids.dtype)  # (b, n, s)
+    one_hot = one_hot * tf.cast(weights, input_ids.dtype)[..., None]
+    written = tf.reduce_sum(one_hot, axis=1) > 0
+    values = tf.reduce_sum(one_hot * tf.cast(tokens, input_ids.dtype)[..., None], axis=1)
+    return tf.where(written, values, input_ids)
