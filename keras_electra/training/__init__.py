@@ -1,0 +1,2 @@
+from keras_electra.training.optimizer import create_optimizer
+from keras_electra.training.schedules import WarmupLinearDecay

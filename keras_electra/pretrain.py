@@ -1,0 +1,54 @@
+"""Pre-train ELECTRA with `model.fit`.
+
+    python -m keras_electra.pretrain --config=configs/electra_tiny.json \
+        --input_files='../shared/data/gutenberg/train_0*.txt' \
+        --model_dir=runs/tiny --num_train_steps=1000
+    python -m keras_electra.pretrain --config=configs/electra_small.json \
+        --hparams='{"learning_rate": 1e-3, "temperature": 2.0}' \
+        --vocab_file=vocab.txt --input_files=corpus.txt --model_dir=runs/small
+
+Writes `vocab.txt`, `config.json`, TensorBoard logs (`logs/`), the final
+`pretrainer.weights.h5` and `metrics.json` under `--model_dir`.
+"""
+
+import json
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("config", None, "Path of an ElectraConfig JSON (default: ELECTRA-Small).")
+flags.DEFINE_string("hparams", None, "JSON object or JSON file path overriding config keys.")
+flags.DEFINE_string("model_dir", None, "Output directory.", required=True)
+flags.DEFINE_string("input_files", None, "Comma-separated text files or globs "
+                    "(one paragraph per line, blank line between documents).", required=True)
+flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt; trained on the input when absent.")
+flags.DEFINE_integer("vocab_size", None, "Size of the vocabulary to train (default: config).")
+flags.DEFINE_integer("num_train_steps", None, "Optimizer steps (default: config).")
+flags.DEFINE_integer("steps_per_epoch", 100, "Steps between progress summaries.")
+flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    from keras_electra.config import ElectraConfig
+    from keras_electra.training.run_pretraining import run_pretraining
+
+    try:
+        config = ElectraConfig.from_json(FLAGS.config) if FLAGS.config else ElectraConfig()
+        config = config.with_overrides(FLAGS.hparams)
+        _, metrics = run_pretraining(
+            config, FLAGS.model_dir, FLAGS.input_files,
+            num_train_steps=FLAGS.num_train_steps, steps_per_epoch=FLAGS.steps_per_epoch,
+            vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, verbose=FLAGS.verbose)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps({"final_metrics": metrics}, sort_keys=True))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

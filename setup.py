@@ -1,0 +1,33 @@
+"""keras_electra: ELECTRA pre-training for Keras 3 / TensorFlow."""
+
+import setuptools
+
+CLIS = {
+    "keras-electra-pretrain": "keras_electra.pretrain:run",
+    "keras-electra-build-vocab": "keras_electra.build_vocab:run",
+    "keras-electra-convert": "keras_electra.convert.__main__:run",
+    "keras-electra-demo": "keras_electra.demo:run",
+}
+
+setuptools.setup(
+    name="keras_electra",
+    version="0.1.0",
+    description="ELECTRA pre-training (Clark et al., 2020) for Keras 3 / TensorFlow",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["keras_electra", "keras_electra.*"]),
+    install_requires=[
+        "tensorflow==2.21.*",
+        "tensorflow-text==2.21.*",
+        "keras>=3.15,<4",
+        "keras-hub>=0.32",
+        "tensorboard",
+        "absl-py",
+        "safetensors",
+    ],
+    extras_require={
+        "test": ["pytest", "pytest-xdist", "torch==2.13.0", "transformers>=5"],
+    },
+    entry_points={"console_scripts": [f"{name}={target}" for name, target in CLIS.items()]},
+)
