@@ -10,9 +10,8 @@ not do the original builder's sentence-pair packing; use TFRecords made by
 import glob
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-from keras_electra.data.vocab import load_vocabulary, special_token_ids
+from keras_electra.data.tokenizer import make_tokenizer
 
 
 def expand_file_patterns(patterns):
@@ -57,14 +56,7 @@ def text_dataset(
     TensorShape([32, 128])
     """
     files = expand_file_patterns(text_files)
-    vocabulary = load_vocabulary(vocab_file)
-    special = special_token_ids(vocabulary, source=vocab_file)
-    tokenizer = tf_text.FastBertTokenizer(
-        vocab=vocabulary,
-        token_out_type=tf.int32,
-        unknown_token="[UNK]",
-        lower_case_nfd_strip_accents=lowercase,
-    )
+    tokenizer, _, special = make_tokenizer(vocab_file, lowercase)
     piece = max_seq_length - 2
 
     def to_example(tokens):

@@ -69,6 +69,11 @@ def train_vocabulary(
         strip_accents=lowercase,
         reserved_tokens=list(reserved_tokens),
     )
+    # The trainer can emit " " and "## " (from Unicode spaces that its
+    # normalisation turns into ASCII ones); FastBertTokenizer then stops
+    # splitting on whitespace altogether, so such tokens are dropped.
+    vocabulary = [token for token in vocabulary if token.strip() and not any(
+        ch.isspace() for ch in token)]
     write_vocabulary(vocabulary, output_path)
     return vocabulary
 

@@ -116,6 +116,9 @@ class ElectraPretrainer(keras.Model):
         self.replaced_precision = keras.metrics.Precision(name="replaced_precision")
         self.replaced_recall = keras.metrics.Recall(name="replaced_recall")
         self.replaced_auc = keras.metrics.AUC(name="replaced_auc")
+        # Share of real tokens the generator replaced: `1 - replaced_fraction` is
+        # the accuracy of always answering "original" (the plateau to beat).
+        self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
         self.built = True
 
     # ---------------------------------------------------------------- towers
@@ -227,10 +230,11 @@ class ElectraPretrainer(keras.Model):
         self.discriminator_accuracy.update_state(rtd_labels, replaced_prob, input_mask)
         self.replaced_precision.update_state(rtd_labels, replaced_prob, input_mask)
         self.replaced_recall.update_state(rtd_labels, replaced_prob, input_mask)
+        self.replaced_fraction.update_state(rtd_labels, input_mask)
         updated = [
             self.loss_tracker, self.generator_loss_tracker, self.discriminator_loss_tracker,
             self.generator_accuracy, self.discriminator_accuracy,
-            self.replaced_precision, self.replaced_recall,
+            self.replaced_precision, self.replaced_recall, self.replaced_fraction,
         ]
         if evaluation:
             self.replaced_auc.update_state(rtd_labels, replaced_prob, input_mask)
@@ -242,7 +246,8 @@ class ElectraPretrainer(keras.Model):
         return [
             self.loss_tracker, self.generator_loss_tracker, self.discriminator_loss_tracker,
             self.generator_accuracy, self.discriminator_accuracy,
-            self.replaced_precision, self.replaced_recall, self.replaced_auc,
+            self.replaced_precision, self.replaced_recall, self.replaced_fraction,
+            self.replaced_auc,
         ]
 
     # ---------------------------------------------------------- serialisation

@@ -99,10 +99,17 @@ def run_pretraining(
     )
     save_weights(pretrainer, os.path.join(model_dir, WEIGHTS_NAME))
     metrics = {name: float(values[-1]) for name, values in history.history.items()}
-    with open(os.path.join(model_dir, "metrics.json.tmp"), "w") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True)
-    os.replace(os.path.join(model_dir, "metrics.json.tmp"), os.path.join(model_dir, "metrics.json"))
+    per_epoch = {name: [float(v) for v in values] for name, values in history.history.items()}
+    write_json({"final": metrics, "history": per_epoch, "steps_per_epoch": steps_per_epoch},
+               os.path.join(model_dir, "metrics.json"))
     return pretrainer, metrics
+
+
+def write_json(value, path):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
 
 
 def save_weights(model, path):

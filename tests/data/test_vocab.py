@@ -1,0 +1,60 @@
+import pytest
+
+from keras_electra.data.tokenizer import make_tokenizer
+from keras_electra.data.vocab import (
+    SpecialTokenIds, load_vocabulary, special_token_ids, train_vocabulary, write_vocabulary)
+
+
+def _bert_like_vocab(tmp_path):
+    # BERT's uncased layout: [PAD]=0, [unused*], [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
+    tokens = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokens += ["the", "cat", "sat", "##s", "on", "mat", "."]
+    path = tmp_path / "vocab.txt"
+    write_vocabulary(tokens, str(path))
+    return path
+
+
+def test_special_ids_come_from_the_file(tmp_path):
+    path = _bert_like_vocab(tmp_path)
+    vocabulary = load_vocabulary(str(path))
+    assert special_token_ids(vocabulary) == SpecialTokenIds(pad=0, unk=100, cls=101, sep=102, mask=103)
+
+
+def test_missing_special_token_is_named(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
+    with pytest.raises(ValueError, match=r"vocab.txt: missing required special token\(s\) \['\[MASK\]'\]"):
+        make_tokenizer(str(path))
+
+
+def test_unreadable_vocabularies(tmp_path):
+    with pytest.raises(ValueError, match="nope.txt: vocabulary file not found"):
+        load_vocabulary(str(tmp_path / "nope.txt"))
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match="empty.txt: vocabulary file is empty"):
+        load_vocabulary(str(tmp_path / "empty.txt"))
+    (tmp_path / "bin.txt").write_bytes(b"[PAD]\n\xff\xfe\n")
+    with pytest.raises(ValueError, match="bin.txt: vocabulary is not valid UTF-8"):
+        load_vocabulary(str(tmp_path / "bin.txt"))
+
+
+def test_tokenizer_with_bert_layout(tmp_path):
+    tokenizer, vocabulary, special = make_tokenizer(str(_bert_like_vocab(tmp_path)))
+    ids = tokenizer.tokenize(["The cats sat on the MAT."]).to_list()[0]
+    assert [vocabulary[i] for i in ids] == ["the", "cat", "##s", "sat", "on", "the", "mat", "."]
+    assert special.mask == 103
+
+
+def test_trained_vocabulary_tokenizes_words(tmp_path):
+    text = tmp_path / "corpus.txt"
+    sentence = "The quick brown fox jumps over the lazy dog near the riverbank.\n"
+    text.write_text(sentence * 50 + "Ünïcödé wörds – and “quotes” too.\n" * 20)
+    out = tmp_path / "vocab.txt"
+    vocabulary = train_vocabulary([str(text)], str(out), vocabulary_size=200)
+    assert vocabulary[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert load_vocabulary(str(out)) == vocabulary
+    assert not any(ch.isspace() for token in vocabulary for ch in token)
+    tokenizer, vocab, _ = make_tokenizer(str(out))
+    ids = tokenizer.tokenize(["the lazy dog"]).to_list()[0]
+    assert [vocab[i] for i in ids] == ["the", "lazy", "dog"]
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically
