@@ -1,20 +1,17 @@
 """Library side of `python -m keras_electra.pretrain`: data -> fit -> checkpoint."""
 
-import json
 import os
 import shutil
 
 import keras
-import tensorflow as tf
 
 from keras_electra.builders import build_pretrainer
 from keras_electra.data.text_dataset import expand_file_patterns, text_dataset
 from keras_electra.data.vocab import load_vocabulary, train_vocabulary
+from keras_electra.training.checkpoints import (
+    CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, save_weights, write_json)
 from keras_electra.training.optimizer import create_optimizer
 
-WEIGHTS_NAME = "pretrainer.weights.h5"
-CONFIG_NAME = "config.json"
-VOCAB_NAME = "vocab.txt"
 
 
 def prepare_vocabulary(config, model_dir, input_files, vocab_file=None, vocab_size=None):
@@ -103,28 +100,3 @@ def run_pretraining(
     write_json({"final": metrics, "history": per_epoch, "steps_per_epoch": steps_per_epoch},
                os.path.join(model_dir, "metrics.json"))
     return pretrainer, metrics
-
-
-def write_json(value, path):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
-
-def save_weights(model, path):
-    """`model.save_weights` to a temporary name, then an atomic rename."""
-    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
-    model.save_weights(tmp)
-    os.replace(tmp, path)
-
-
-def load_pretrainer(model_dir):
-    """Rebuilds the pretrainer saved by `run_pretraining` in `model_dir`."""
-    from keras_electra.config import ElectraConfig
-
-    config = ElectraConfig.from_json(os.path.join(model_dir, CONFIG_NAME))
-    config = config.with_overrides({"vocab_file": os.path.join(model_dir, VOCAB_NAME)})
-    pretrainer = build_pretrainer(config)
-    pretrainer.load_weights(os.path.join(model_dir, WEIGHTS_NAME))
-    return pretrainer, config

@@ -48,7 +48,7 @@ def test_pretrain_cli_on_gutenberg_slice(tmp_path):
     assert "generator_accuracy" in result.stdout + result.stderr
 
     # The checkpoint reloads into an identical model.
-    from keras_electra.training.run_pretraining import load_pretrainer
+    from keras_electra.training.checkpoints import load_pretrainer
 
     pretrainer, config = load_pretrainer(str(model_dir))
     assert config.vocab_size == len((model_dir / "vocab.txt").read_text().splitlines())
