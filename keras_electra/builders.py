@@ -27,31 +27,31 @@ def build_embeddings(config):
     )
 
 
-def build_discriminator(config, embeddings):
+def build_backbone(config, embeddings, tower):
+    """One tower on the shared `embeddings`; `tower` is "discriminator" or "generator".
+
+    The generator's sizes are the config's derived ones (the original
+    `get_generator_config`): a fraction of the width and depth, `width // 64`
+    heads and a `4 * width` FFN unless given explicitly.
+    """
+    if tower == "discriminator":
+        sizes = (config.hidden_size, config.num_layers, config.num_heads, config.intermediate_size)
+    elif tower == "generator":
+        sizes = (config.generator_width, config.generator_depth, config.generator_heads,
+                 config.generator_ffn)
+    else:
+        raise ValueError(f"tower must be 'discriminator' or 'generator', got {tower!r}.")
+    hidden_size, num_layers, num_heads, intermediate_size = sizes
     return ElectraBackbone(
         embeddings,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        intermediate_size=config.intermediate_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_size=intermediate_size,
         dropout=config.dropout,
         layer_norm_epsilon=config.layer_norm_epsilon,
         initializer_range=config.initializer_range,
-        name="discriminator",
-    )
-
-
-def build_generator(config, embeddings):
-    return ElectraBackbone(
-        embeddings,
-        hidden_size=config.generator_width,
-        num_layers=config.generator_depth,
-        num_heads=config.generator_heads,
-        intermediate_size=config.generator_ffn,
-        dropout=config.dropout,
-        layer_norm_epsilon=config.layer_norm_epsilon,
-        initializer_range=config.initializer_range,
-        name="generator",
+        name=tower,
     )
 
 
@@ -89,8 +89,8 @@ def build_pretrainer(config, special_tokens=None):
     """
     special_tokens = resolve_special_tokens(config, special_tokens)
     embeddings = build_embeddings(config)
-    discriminator = build_discriminator(config, embeddings)
-    generator = build_generator(config, embeddings)
+    discriminator = build_backbone(config, embeddings, "discriminator")
+    generator = build_backbone(config, embeddings, "generator")
     generator_head = keras_hub.layers.MaskedLMHead(
         token_embedding=embeddings.token_embedding,
         intermediate_activation="gelu",  # exact erf GELU, as the original
