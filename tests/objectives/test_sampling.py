@@ -12,19 +12,23 @@ def _frequencies(logits, temperature, n=20_000):
 
 def _within_4_sigma(freq, probs, n=20_000):
     sigma = np.sqrt(probs * (1 - probs) / n)
-    assert np.all(np.abs(freq - probs) < 4 * sigma + 1e-9), (freq, probs)
+    return bool(np.all(np.abs(freq - probs) < 4 * sigma + 1e-9))
 
 
 def test_gumbel_max_matches_softmax():
     logits = np.array([2.0, 1.0, 0.0, -1.0])
     probs = np.exp(logits) / np.exp(logits).sum()
-    _within_4_sigma(_frequencies(logits, 1.0), probs)
+    freq = _frequencies(logits, 1.0)
+    assert _within_4_sigma(freq, probs), (freq, probs)
 
 
 def test_temperature_flattens():
     logits = np.array([2.0, 1.0, 0.0, -1.0])
     probs = np.exp(logits / 2.0) / np.exp(logits / 2.0).sum()
-    _within_4_sigma(_frequencies(logits, 2.0), probs)
+    freq = _frequencies(logits, 2.0)
+    assert _within_4_sigma(freq, probs), (freq, probs)
+    # ...and differs from the temperature-1 distribution.
+    assert not _within_4_sigma(freq, np.exp(logits) / np.exp(logits).sum())
 
 
 def test_float32_and_same_seed():
