@@ -58,3 +58,35 @@ def test_trained_vocabulary_tokenizes_words(tmp_path):
     ids = tokenizer.tokenize(["the lazy dog"]).to_list()[0]
     assert [vocab[i] for i in ids] == ["the", "lazy", "dog"]
     assert not list(tmp_path.glob("*.tmp*"))  # written atomically
+
+
+def test_bad_text_inputs_are_named(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.txt: input file is empty"):
+        train_vocabulary([str(empty)], str(tmp_path / "v.txt"), 100)
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 100)
+    with pytest.raises(ValueError, match="blob.bin: looks like a binary file"):
+        train_vocabulary([str(binary)], str(tmp_path / "v.txt"), 100)
+    assert not (tmp_path / "v.txt").exists()
+
+
+def test_invalid_utf8_bytes_are_dropped_and_counted(tmp_path):
+    from keras_electra.data.vocab import count_words
+
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"good words here\nbad \xff\xfe bytes here\n" + "caf\u00e9 na\u00efve\n".encode())
+    counts, stats = count_words([str(path)], lowercase=True)
+    assert stats["invalid_utf8_lines"] == 1 and stats["lines"] == 3
+    # Accents stripped and lowercased like FastBertTokenizer does.
+    assert counts["here"] == 2 and counts["cafe"] == 1 and counts["naive"] == 1
+    assert counts["bad"] == 1 and counts["bytes"] == 1
+
+
+def test_five_megabyte_line(tmp_path):
+    path = tmp_path / "long.txt"
+    words = ("alpha beta gamma delta " * 250_000).strip()  # ~5.75 MB on one line
+    path.write_text(words + "\n")
+    vocabulary = train_vocabulary([str(path)], str(tmp_path / "v.txt"), 50)
+    assert {"alpha", "beta", "gamma", "delta"} <= set(vocabulary)
