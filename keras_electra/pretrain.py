@@ -6,6 +6,15 @@
     python -m keras_electra.pretrain --config=configs/electra_small.json \
         --hparams='{"learning_rate": 1e-3, "temperature": 2.0}' \
         --vocab_file=vocab.txt --input_files=corpus.txt --model_dir=runs/small
+    python -m keras_electra.pretrain --config=configs/electra_small.json \
+        --vocab_file=vocab.txt --input_files='data/pretrain_data.tfrecord-*' \
+        --eval_files=data/heldout.tfrecord.gz --eval_steps=50 --model_dir=runs/small
+
+`--input_files` are pre-training TFRecords (`build_pretraining_data`, or the
+original google-research/electra shards) or raw text for small runs: files
+named `*.tfrecord`, `*.tfrecord.gz` or `*.tfrecord-*-of-*` are TFRecords
+unless `--input_format` says otherwise. TFRecords need the `--vocab_file`
+they were built with, and their length must be the config's max_seq_length.
 
 Writes `vocab.txt`, `config.json`, TensorBoard logs (`logs/`), the final
 `pretrainer.weights.h5` and `metrics.json` under `--model_dir`.
@@ -19,9 +28,20 @@ from absl import app, flags
 flags.DEFINE_string("config", None, "Path of an ElectraConfig JSON (default: ELECTRA-Small).")
 flags.DEFINE_string("hparams", None, "JSON object or JSON file path overriding config keys.")
 flags.DEFINE_string("model_dir", None, "Output directory.", required=True)
-flags.DEFINE_string("input_files", None, "Comma-separated text files or globs "
-                    "(one paragraph per line, blank line between documents).", required=True)
-flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt; trained on the input when absent.")
+flags.DEFINE_string("input_files", None, "Comma-separated files or globs: pre-training "
+                    "TFRecords (GZIP if named *.gz), or text (one paragraph per line, blank "
+                    "line between documents).", required=True)
+flags.DEFINE_enum("input_format", "auto", ["auto", "text", "tfrecord"],
+                  "auto: TFRecords if every file is named *.tfrecord, *.tfrecord.gz or "
+                  "*.tfrecord-*-of-*, text if none is.")
+flags.DEFINE_string("eval_files", None, "Held-out files (same format as --input_files), "
+                    "evaluated after training; eval_* metrics are printed and saved.")
+flags.DEFINE_integer("eval_steps", None,
+                     "Evaluation batches (default: one pass over --eval_files).")
+flags.DEFINE_enum("validate_records", "first", ["first", "full"],
+                  "TFRecord check before training: the first record of each file, or every record.")
+flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt; trained on text input when absent, "
+                    "required for TFRecords.")
 flags.DEFINE_integer("vocab_size", None, "Size of the vocabulary to train (default: config).")
 flags.DEFINE_integer("num_train_steps", None, "Optimizer steps (default: config).")
 flags.DEFINE_integer("steps_per_epoch", 100, "Steps between progress summaries.")
@@ -40,7 +60,9 @@ def main(argv):
         _, metrics = run_pretraining(
             config, FLAGS.model_dir, FLAGS.input_files,
             num_train_steps=FLAGS.num_train_steps, steps_per_epoch=FLAGS.steps_per_epoch,
-            vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, verbose=FLAGS.verbose)
+            vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, verbose=FLAGS.verbose,
+            input_format=FLAGS.input_format, eval_files=FLAGS.eval_files,
+            eval_steps=FLAGS.eval_steps, validate_records=FLAGS.validate_records)
     except ValueError as e:
         sys.exit(f"error: {e}")
     print(json.dumps({"final_metrics": metrics}, sort_keys=True))

@@ -69,12 +69,22 @@ def resolve_compression(path, compression="auto"):
 
 
 def _one_line(error):
-    """The useful part of a TF error message, on one line."""
+    """The useful part of a TF error message, on one line (no graph traceback, no op names)."""
     message = getattr(error, "message", None) or str(error)
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
-    message = re.sub(r"\s*\[Op:\w+\].*", "", message, flags=re.S)
     message = re.sub(r"\s*\[\[\{\{node .*", "", message, flags=re.S)
-    return " ".join(message.split())
+    message = re.sub(r"\s*\[Op:[^\]]*\].*", "", message, flags=re.S)
+    kept = [line.strip() for line in message.splitlines()
+            if line.strip() and not line.strip().startswith(
+                ("Graph execution error", "Detected at node", "File \"", "Detected unsupported"))]
+    return " ".join(" ".join(kept).split())
+
+
+def _good_records_before_error(path, compression):
+    """Records readable before the first data error (the reader stops at it)."""
+    dataset = tf.data.TFRecordDataset(path, compression)
+    dataset = dataset.ignore_errors()
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def _data_loss(path, compression, error, good_records):
@@ -136,7 +146,8 @@ def _check_all_records(path, compression, max_seq_length, vocab_size, batch=4096
         except StopIteration:
             break
         except tf.errors.DataLossError as e:
-            raise _data_loss(path, compression, e, count) from None
+            raise _data_loss(path, compression, e,
+                             _good_records_before_error(path, compression)) from None
         try:
             parsed = tf.io.parse_example(records, spec)
         except tf.errors.InvalidArgumentError:

@@ -10,6 +10,7 @@ Two kinds of input:
   a vocabulary is trained on it when none is given.
 """
 
+import contextlib
 import os
 import shutil
 
@@ -145,8 +146,8 @@ def run_pretraining(
     """
     if validate_records not in ("first", "full"):
         raise ValueError(f"validate_records must be 'first' or 'full', got {validate_records!r}.")
-    input_format = detect_input_format(input_files, input_format)
     eval_format = detect_input_format(eval_files, input_format) if eval_files else None
+    input_format = detect_input_format(input_files, input_format)
     if eval_format and eval_format != input_format:
         raise ValueError(f"{eval_files}: evaluation files are {eval_format} but the training "
                          f"input is {input_format}.")
@@ -167,6 +168,14 @@ def run_pretraining(
 
     keras.utils.set_random_seed(config.seed)
     dataset = make_dataset(config, input_files, input_format, is_training=True)
+    eval_dataset = None
+    if eval_files:
+        eval_dataset = make_dataset(config, eval_files, input_format, is_training=False)
+        with _explain_data_errors(config, eval_files, input_format):
+            if not list(eval_dataset.take(1)):  # found now, not after a long training run
+                raise ValueError(
+                    f"{eval_files}: fewer examples than one batch (train_batch_size="
+                    f"{config.train_batch_size}); nothing to evaluate.")
     pretrainer = build_pretrainer(config)
     pretrainer.compile(optimizer=create_optimizer(config, num_train_steps))
 
@@ -185,11 +194,10 @@ def run_pretraining(
     metrics = {name: float(values[-1]) for name, values in history.history.items()}
     per_epoch = {name: [float(v) for v in values] for name, values in history.history.items()}
     summary = {"final": metrics, "history": per_epoch, "steps_per_epoch": steps_per_epoch}
-    if eval_files:
+    if eval_dataset is not None:
         with _explain_data_errors(config, eval_files, input_format):
-            results = pretrainer.evaluate(
-                make_dataset(config, eval_files, input_format, is_training=False),
-                steps=eval_steps, verbose=0, return_dict=True)
+            results = pretrainer.evaluate(eval_dataset, steps=eval_steps, verbose=0,
+                                          return_dict=True)
         summary["eval"] = {name: float(value) for name, value in results.items()}
         metrics.update({f"eval_{name}": value for name, value in summary["eval"].items()})
     write_json(summary, os.path.join(model_dir, "metrics.json"))
@@ -198,13 +206,5 @@ def run_pretraining(
 
 def _explain_data_errors(config, files, input_format):
     if input_format != "tfrecord":
-        return _nothing()
+        return contextlib.nullcontext()
     return explain_tfrecord_errors(files, config.max_seq_length, vocab_size=config.vocab_size)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
