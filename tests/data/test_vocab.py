@@ -90,3 +90,13 @@ def test_five_megabyte_line(tmp_path):
     path.write_text(words + "\n")
     vocabulary = train_vocabulary([str(path)], str(tmp_path / "v.txt"), 50)
     assert {"alpha", "beta", "gamma", "delta"} <= set(vocabulary)
+
+
+def test_cased_vocabulary_keeps_case(tmp_path):
+    text = tmp_path / "corpus.txt"
+    text.write_text("The Cat saw the cat . Über alles .\n" * 40)
+    vocabulary = train_vocabulary([str(text)], str(tmp_path / "v.txt"), 60, lowercase=False)
+    assert {"The", "the", "Cat", "cat", "Über"} <= set(vocabulary)
+    tokenizer, vocab, _ = make_tokenizer(str(tmp_path / "v.txt"), lowercase=False)
+    ids = tokenizer.tokenize(["The cat"]).to_list()[0]
+    assert [vocab[i] for i in ids] == ["The", "cat"]
