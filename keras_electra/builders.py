@@ -4,6 +4,8 @@ Embedding tying happens here: a single `ElectraEmbeddings` is handed to both
 backbones, and the generator's MLM head projects with its word table.
 """
 
+import contextlib
+
 import keras
 import keras_hub
 
@@ -69,14 +71,38 @@ def resolve_special_tokens(config, special_tokens=None):
     return DEFAULT_SPECIAL_TOKEN_IDS
 
 
-def build_pretrainer(config, special_tokens=None):
+@contextlib.contextmanager
+def _default_dtype_policy(policy):
+    """Temporarily makes `policy` Keras' default dtype policy.
+
+    `ElectraBackbone` creates its projection and keras-hub encoder blocks
+    without a `dtype` argument, so they take the default policy; building
+    under it reaches every sublayer. The previous default is restored.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_pretrainer(config, special_tokens=None, dtype_policy=None):
     """Builds an `ElectraPretrainer` (generator and discriminator, tied embeddings).
+
+    Under a mixed policy (`config.mixed_precision` "bfloat16"/"float16")
+    variables stay float32 and layers compute in half precision; the
+    pretrainer casts both towers' logits to float32, so softmax, sampling and
+    the losses run in float32. With "float16", `compile` (or
+    `create_optimizer`) wraps the optimizer in a `LossScaleOptimizer`.
 
     Args:
         config: an `ElectraConfig`.
         special_tokens: a `SpecialTokenIds`; by default read from
             `config.vocab_file`, or the layout of this package's vocabularies
             (`[PAD]`..`[MASK]` = 0..4) when there is none.
+        dtype_policy: a Keras dtype policy name overriding
+            `config.mixed_precision` (e.g. "mixed_bfloat16").
 
     Example:
 
@@ -88,6 +114,12 @@ def build_pretrainer(config, special_tokens=None):
     True
     """
     special_tokens = resolve_special_tokens(config, special_tokens)
+    policy = dtype_policy or config.dtype_policy
+    with _default_dtype_policy(policy):
+        return _build_pretrainer(config, special_tokens, policy)
+
+
+def _build_pretrainer(config, special_tokens, policy):
     embeddings = build_embeddings(config)
     discriminator = build_backbone(config, embeddings, "discriminator")
     generator = build_backbone(config, embeddings, "generator")
@@ -119,5 +151,6 @@ def build_pretrainer(config, special_tokens=None):
         discriminator_weight=config.discriminator_weight,
         clip_norm=config.clip_norm,
         seed=config.seed,
+        dtype=policy,
         name="electra_pretrainer",
     )

@@ -15,6 +15,12 @@ import json
 import os
 import typing
 
+# `ElectraConfig.mixed_precision` -> the Keras dtype policy the model is built under.
+MIXED_PRECISION_POLICIES = {
+    "float32": "float32",
+    "bfloat16": "mixed_bfloat16",
+    "float16": "mixed_float16",
+}
 
 @dataclasses.dataclass(frozen=True)
 class ElectraConfig:
@@ -57,7 +63,16 @@ class ElectraConfig:
         num_warmup_steps: linear warmup steps.
         weight_decay: AdamW decay (not applied to LayerNorm and biases).
         adam_epsilon: AdamW epsilon.
-        clip_norm: global gradient-norm clipping.
+        clip_norm: global gradient-norm clipping, applied to the gradient
+            of each optimizer update (after loss-scale unscaling and after
+            averaging accumulated micro-batches).
+        gradient_accumulation_steps: micro-batches averaged into one
+            optimizer update; 1 = none. `train_batch_size` stays the batch of
+            one update (each micro-batch has `train_batch_size / k` examples)
+            and `num_train_steps`/`num_warmup_steps` count updates, so `fit`
+            runs `k * num_train_steps` steps.
+        mixed_precision: "float32", "bfloat16" (Keras `mixed_bfloat16`) or
+            "float16" (`mixed_float16`, with dynamic loss scaling).
         seed: seed of masking, sampling, dropout and initialisation.
         vocab_file: optional path of the WordPiece `vocab.txt`.
         do_lower_case: lowercase text before WordPiece.
@@ -101,6 +116,8 @@ class ElectraConfig:
     weight_decay: float = 0.01
     adam_epsilon: float = 1e-6
     clip_norm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "float32"
     seed: int = 0
     # Data.
     vocab_file: typing.Optional[str] = None
@@ -117,6 +134,7 @@ class ElectraConfig:
             "generator_intermediate_size", "max_predictions_per_seq",
             "initializer_range", "layer_norm_epsilon", "temperature",
             "learning_rate", "adam_epsilon", "clip_norm",
+            "gradient_accumulation_steps",
         )
         for name in positive:
             value = getattr(self, name)
@@ -146,6 +164,14 @@ class ElectraConfig:
             raise ValueError(
                 f"ElectraConfig.generator_num_heads ({self.generator_heads}) must divide the "
                 f"generator width ({self.generator_width}).")
+        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
+            raise ValueError(
+                f"ElectraConfig.mixed_precision must be one of "
+                f"{sorted(MIXED_PRECISION_POLICIES)}, got {self.mixed_precision!r}.")
+        if self.train_batch_size % self.gradient_accumulation_steps:
+            raise ValueError(
+                f"ElectraConfig.gradient_accumulation_steps ({self.gradient_accumulation_steps}) "
+                f"must divide train_batch_size ({self.train_batch_size}).")
         if self.max_seq_length > self.max_position_embeddings:
             raise ValueError(
                 f"ElectraConfig.max_seq_length ({self.max_seq_length}) exceeds "
@@ -175,6 +201,16 @@ class ElectraConfig:
         if self.generator_intermediate_size is not None:
             return self.generator_intermediate_size
         return 4 * self.generator_width
+
+    @property
+    def dtype_policy(self) -> str:
+        """The Keras dtype policy name of `mixed_precision`."""
+        return MIXED_PRECISION_POLICIES[self.mixed_precision]
+
+    @property
+    def micro_batch_size(self) -> int:
+        """Examples per `fit` step: `train_batch_size / gradient_accumulation_steps`."""
+        return self.train_batch_size // self.gradient_accumulation_steps
 
     @property
     def predictions_per_seq(self) -> int:

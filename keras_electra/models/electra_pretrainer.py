@@ -9,12 +9,13 @@ from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.objectives.losses import electra_loss
 from keras_electra.objectives.masking import mask_tokens
 from keras_electra.objectives.sampling import replace_tokens, sample_from_logits
+from keras_electra.training.multi_worker import MultiWorkerFitMixin
 
 _FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
     """ELECTRA pre-training: masked-LM generator + replaced-token detector.
 
     Each `train_step` masks the batch in-graph (a fresh mask every step),
@@ -133,7 +134,8 @@ class ElectraPretrainer(keras.Model):
              "segment_ids": batch["segment_ids"]},
             training=training,
         )["sequence_output"]
-        return self.generator_head(sequence, mask_positions=positions)
+        # Softmax, sampling and losses run in float32 under mixed policies.
+        return tf.cast(self.generator_head(sequence, mask_positions=positions), tf.float32)
 
     def _discriminator_logits(self, input_ids, batch, training):
         sequence = self.discriminator(
@@ -141,7 +143,7 @@ class ElectraPretrainer(keras.Model):
              "segment_ids": batch["segment_ids"]},
             training=training,
         )["sequence_output"]
-        return self.discriminator_head(sequence)
+        return tf.cast(self.discriminator_head(sequence), tf.float32)
 
     def discriminator_logits(self, batch):
         """`(batch, seq)` replaced-token logits of the batch as given (no dropout)."""
@@ -161,9 +163,21 @@ class ElectraPretrainer(keras.Model):
         return tf.sigmoid(self._discriminator_logits(inputs["input_ids"], inputs, training))
 
     # -------------------------------------------------------------- objective
+    def _micro_step(self):
+        """The count of `train_step`s applied so far (one per micro-batch).
+
+        Not `optimizer.iterations`: with gradient accumulation Keras reports
+        updates there (`_iterations // k`), which would give all k
+        micro-batches of an update the same seed; a `LossScaleOptimizer`
+        counts in its inner optimizer. A step skipped for non-finite fp16
+        gradients does not advance the count, so its retry reuses the seed.
+        """
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        return optimizer._iterations
+
     def _step_seed(self, offset):
         """A stateless seed unique to (seed, step, replica, use)."""
-        step = tf.cast(self.optimizer.iterations, tf.int64)
+        step = tf.cast(self._micro_step(), tf.int64)
         replica = tf.distribute.get_replica_context()
         replica_id = 0 if replica is None else replica.replica_id_in_sync_group
         replica_id = tf.cast(replica_id, tf.int64)
@@ -207,11 +221,42 @@ class ElectraPretrainer(keras.Model):
         seeds = (self._step_seed(0), self._step_seed(1))
         with tf.GradientTape() as tape:
             losses, outputs = self.compute_losses(batch, seeds, training=True)
+            # Identity unless the optimizer scales losses (`LossScaleOptimizer`
+            # under mixed_float16); its `apply` divides the scale back out.
+            scaled_loss = self.optimizer.scale_loss(losses.total)
         variables = self.trainable_variables
-        gradients = tape.gradient(losses.total, variables)
-        gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm)
+        gradients = tape.gradient(scaled_loss, variables)
+        if self._clips_in_train_step():
+            gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm)
         self.optimizer.apply(gradients, variables)
         return self._update_metrics(losses, outputs, batch, evaluation=False)
+
+    def _clips_in_train_step(self):
+        """Whether `train_step` clips, or leaves it to the optimizer.
+
+        Clipping belongs to the gradient of one update, unscaled. Here, the
+        gradients may still carry a loss scale (fp16) or be one micro-batch
+        of several (accumulation), and clipping them would clip the wrong
+        thing. Keras clips inside `apply` after unscaling and after averaging
+        the micro-batches, so whenever the optimizer has clipping of its own
+        (`create_optimizer` sets `global_clipnorm=clip_norm`) it does it;
+        `train_step` clips only a plain optimizer that has none, and refuses
+        an optimizer that scales or accumulates without clipping.
+        """
+        if not self.clip_norm:
+            return False
+        outer = self.optimizer
+        inner = getattr(outer, "inner_optimizer", outer)
+        if inner.global_clipnorm or inner.clipnorm or inner.clipvalue:
+            return False
+        scales = inner is not outer or outer.loss_scale_factor or inner.loss_scale_factor
+        if scales or inner.gradient_accumulation_steps:
+            raise ValueError(
+                f"ElectraPretrainer(clip_norm={self.clip_norm}): the optimizer scales the "
+                "loss or accumulates gradients, so clipping must happen inside it on the "
+                "unscaled, averaged gradient. Give the (inner) optimizer "
+                f"`global_clipnorm={self.clip_norm}` (as `create_optimizer` does).")
+        return True
 
     def test_step(self, data):
         batch = _as_int32(keras.utils.unpack_x_y_sample_weight(data)[0])

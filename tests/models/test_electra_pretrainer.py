@@ -158,3 +158,7 @@ class ElectraPretrainerTest(TestCase):
     def test_public_names(self):
         self.assertIs(keras_electra.ElectraPretrainer, ElectraPretrainer)
         self.assertTrue(callable(keras_electra.build_pretrainer))
+
+
+# --------------------------------------------------------------------------
+# XLA (TPU-readiness proxy) and steps_per_execution.
