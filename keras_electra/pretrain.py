@@ -46,6 +46,11 @@ flags.DEFINE_integer("vocab_size", None, "Size of the vocabulary to train (defau
 flags.DEFINE_integer("num_train_steps", None, "Optimizer steps (default: config).")
 flags.DEFINE_integer("steps_per_epoch", 100, "Steps between progress summaries.")
 flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16"],
+                  "Compute dtype (variables stay float32; float16 uses loss scaling). "
+                  "Default: the config's.")
+flags.DEFINE_integer("gradient_accumulation_steps", None, "Micro-batches per optimizer update "
+                     "(must divide train_batch_size). Default: the config's.")
 FLAGS = flags.FLAGS
 
 
@@ -57,6 +62,9 @@ def main(argv):
     try:
         config = ElectraConfig.from_json(FLAGS.config) if FLAGS.config else ElectraConfig()
         config = config.with_overrides(FLAGS.hparams)
+        flag_overrides = {"mixed_precision": FLAGS.mixed_precision,
+                          "gradient_accumulation_steps": FLAGS.gradient_accumulation_steps}
+        config = config.with_overrides({k: v for k, v in flag_overrides.items() if v is not None})
         _, metrics = run_pretraining(
             config, FLAGS.model_dir, FLAGS.input_files,
             num_train_steps=FLAGS.num_train_steps, steps_per_epoch=FLAGS.steps_per_epoch,

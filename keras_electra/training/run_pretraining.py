@@ -79,13 +79,18 @@ def prepare_vocabulary(config, model_dir, input_files, vocab_file=None, vocab_si
 
 
 def make_dataset(config, input_files, input_format, is_training=True):
-    """The training (repeating, shuffled) or evaluation (one pass) dataset."""
+    """The training (repeating, shuffled) or evaluation (one pass) dataset.
+
+    Batches hold `config.micro_batch_size` examples: with gradient
+    accumulation, `gradient_accumulation_steps` of them make one update of
+    `train_batch_size` examples.
+    """
     if input_format == "tfrecord":
         return pretraining_dataset(
-            input_files, config.max_seq_length, config.train_batch_size,
+            input_files, config.max_seq_length, config.micro_batch_size,
             is_training=is_training, seed=config.seed, validate=False)
     return text_dataset(
-        input_files, config.vocab_file, config.max_seq_length, config.train_batch_size,
+        input_files, config.vocab_file, config.max_seq_length, config.micro_batch_size,
         lowercase=config.do_lower_case, seed=config.seed,
         shuffle_buffer=1000 if is_training else 0, repeat=is_training)
 
@@ -174,13 +179,15 @@ def run_pretraining(
         with _explain_data_errors(config, eval_files, input_format):
             if not list(eval_dataset.take(1)):  # found now, not after a long training run
                 raise ValueError(
-                    f"{eval_files}: fewer examples than one batch (train_batch_size="
-                    f"{config.train_batch_size}); nothing to evaluate.")
+                    f"{eval_files}: fewer examples than one batch ("
+                    f"{config.micro_batch_size}); nothing to evaluate.")
     pretrainer = build_pretrainer(config)
     pretrainer.compile(optimizer=create_optimizer(config, num_train_steps))
 
-    steps_per_epoch = min(steps_per_epoch or 100, num_train_steps)
-    epochs = max(1, num_train_steps // steps_per_epoch)
+    # `fit` steps are micro-batches; `num_train_steps` counts optimizer updates.
+    fit_steps = num_train_steps * config.gradient_accumulation_steps
+    steps_per_epoch = min(steps_per_epoch or 100, fit_steps)
+    epochs = max(1, fit_steps // steps_per_epoch)
     with _explain_data_errors(config, input_files, input_format):
         history = pretrainer.fit(
             dataset,
