@@ -8,6 +8,7 @@ from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.objectives.losses import electra_loss
 from keras_electra.objectives.masking import mask_tokens
+from keras_electra.objectives.random import example_seeds
 from keras_electra.objectives.sampling import replace_tokens, sample_from_logits
 from keras_electra.training.multi_worker import MultiWorkerFitMixin
 
@@ -175,19 +176,17 @@ class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
         optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         return optimizer._iterations
 
-    def _step_seed(self, offset):
-        """A stateless seed unique to (seed, step, replica, use)."""
-        step = tf.cast(self._micro_step(), tf.int64)
-        replica = tf.distribute.get_replica_context()
-        replica_id = 0 if replica is None else replica.replica_id_in_sync_group
-        replica_id = tf.cast(replica_id, tf.int64)
-        return tf.stack([tf.cast(self.seed, tf.int64), (step * 1024 + replica_id) * 4 + offset])
+    def _step_seed(self, input_ids, offset):
+        """Per-example seeds of (seed, micro-step, example content, use).
+
+        Not the replica id: the same global batch gets the same masks and
+        samples however it is split over replicas.
+        """
+        return example_seeds(input_ids, self.seed, self._micro_step(), offset)
 
     def _batch_seed(self, input_ids, offset):
-        """A seed that depends only on the batch content: evaluation is repeatable."""
-        weights = tf.range(1, tf.shape(input_ids)[1] + 1, dtype=tf.int64)
-        content = tf.reduce_sum(tf.cast(input_ids, tf.int64) * weights[None, :])
-        return tf.stack([tf.cast(self.seed, tf.int64) + 1, content * 4 + offset])
+        """Evaluation seeds from the content alone: evaluation is repeatable."""
+        return example_seeds(input_ids, self.seed + 1, 0, offset)
 
     def corrupt(self, batch, seeds, training):
         """Masks, runs the generator and samples replacements.
@@ -205,29 +204,60 @@ class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
             batch["input_ids"], masked.positions, masked.weights, sampled)
         return masked, gen_logits, corrupted, rtd_labels
 
-    def compute_losses(self, batch, seeds, training):
+    def compute_losses(self, batch, seeds, training, global_normalizers=False):
+        """The losses of this replica's batch.
+
+        With `global_normalizers`, they are this replica's share: sums over
+        its examples divided by the counts of the whole global batch
+        (all-reduced), so that summing them over replicas gives the losses of
+        the global batch exactly, whatever the split.
+        """
         masked, gen_logits, corrupted, rtd_labels = self.corrupt(batch, seeds, training)
         disc_logits = self._discriminator_logits(corrupted, batch, training)
+        normalizers = {}
+        if global_normalizers:
+            replica = tf.distribute.get_replica_context()
+            counts = [tf.reduce_sum(masked.weights),
+                      tf.reduce_sum(tf.cast(batch["input_mask"], tf.float32))]
+            mlm_count, rtd_count = replica.all_reduce(tf.distribute.ReduceOp.SUM, counts)
+            normalizers = {"mlm_normalizer": mlm_count, "rtd_normalizer": rtd_count}
         losses = electra_loss(
             gen_logits, masked.targets, masked.weights,
             disc_logits, rtd_labels, batch["input_mask"],
-            self.generator_weight, self.discriminator_weight,
+            self.generator_weight, self.discriminator_weight, **normalizers,
         )
         return losses, (masked, gen_logits, disc_logits, rtd_labels)
 
     # --------------------------------------------------------------- training
     def train_step(self, data):
         batch = _as_int32(keras.utils.unpack_x_y_sample_weight(data)[0])
-        seeds = (self._step_seed(0), self._step_seed(1))
+        seeds = (self._step_seed(batch["input_ids"], 0), self._step_seed(batch["input_ids"], 1))
+        replica = tf.distribute.get_replica_context()
+        num_replicas = replica.num_replicas_in_sync if replica is not None else 1
         with tf.GradientTape() as tape:
-            losses, outputs = self.compute_losses(batch, seeds, training=True)
+            losses, outputs = self.compute_losses(batch, seeds, training=True,
+                                                  global_normalizers=num_replicas > 1)
             # Identity unless the optimizer scales losses (`LossScaleOptimizer`
             # under mixed_float16); its `apply` divides the scale back out.
             scaled_loss = self.optimizer.scale_loss(losses.total)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
+        if num_replicas > 1:
+            # The replica count is accounted for exactly once, here: each
+            # replica's loss is its share of the global sums (global
+            # normalizers), so the SUM of replica gradients is the gradient of
+            # the global batch. Keras clips each replica's gradients and then
+            # all-reduces them with SUM inside `apply`; to clip the *global*
+            # gradient, it is reduced here first and handed on divided by the
+            # replica count, with the optimizer's `global_clipnorm` set to
+            # `clip_norm / num_replicas` (`create_optimizer`), so that
+            # clip(g / n, c / n) summed n times is exactly clip(g, c).
+            gradients = [tf.convert_to_tensor(g) for g in gradients]  # IndexedSlices too
+            gradients = replica.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+            gradients = [g / num_replicas for g in gradients]
+            losses = type(losses)(*replica.all_reduce(tf.distribute.ReduceOp.SUM, list(losses)))
         if self._clips_in_train_step():
-            gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm)
+            gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm / num_replicas)
         self.optimizer.apply(gradients, variables)
         return self._update_metrics(losses, outputs, batch, evaluation=False)
 

@@ -9,13 +9,15 @@ ElectraLosses = collections.namedtuple(
 )
 
 
-def mlm_loss(logits, targets, weights):
+def mlm_loss(logits, targets, weights, normalizer=None):
     """Masked-LM cross-entropy averaged over real prediction slots.
 
     Args:
         logits: `(batch, n, vocab)` generator logits at the masked positions.
         targets: `(batch, n)` original ids.
         weights: `(batch, n)` 1.0 for real slots, 0.0 for padding slots.
+        normalizer: divide the summed loss by this instead of the local
+            `sum(weights)` (the global count, under data parallelism).
 
     Example:
 
@@ -27,10 +29,12 @@ def mlm_loss(logits, targets, weights):
     per_slot = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(targets, tf.int32), logits=tf.cast(logits, tf.float32)
     )
-    return tf.reduce_sum(per_slot * weights) / (tf.reduce_sum(weights) + 1e-6)
+    if normalizer is None:
+        normalizer = tf.reduce_sum(weights)
+    return tf.reduce_sum(per_slot * weights) / (normalizer + 1e-6)
 
 
-def rtd_loss(logits, labels, input_mask):
+def rtd_loss(logits, labels, input_mask, normalizer=None):
     """Replaced-token-detection sigmoid cross-entropy over non-padding tokens.
 
     Example:
@@ -42,7 +46,9 @@ def rtd_loss(logits, labels, input_mask):
     per_token = tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.float32), logits=tf.cast(logits, tf.float32)
     )
-    return tf.reduce_sum(per_token * weights) / (tf.reduce_sum(weights) + 1e-6)
+    if normalizer is None:
+        normalizer = tf.reduce_sum(weights)
+    return tf.reduce_sum(per_token * weights) / (normalizer + 1e-6)
 
 
 def electra_loss(
@@ -54,9 +60,11 @@ def electra_loss(
     input_mask,
     generator_weight,
     discriminator_weight,
+    mlm_normalizer=None,
+    rtd_normalizer=None,
 ):
     """`generator_weight * mlm + discriminator_weight * rtd`, with both parts."""
-    generator = mlm_loss(generator_logits, mlm_targets, mlm_weights)
-    discriminator = rtd_loss(discriminator_logits, rtd_labels, input_mask)
+    generator = mlm_loss(generator_logits, mlm_targets, mlm_weights, mlm_normalizer)
+    discriminator = rtd_loss(discriminator_logits, rtd_labels, input_mask, rtd_normalizer)
     total = generator_weight * generator + discriminator_weight * discriminator
     return ElectraLosses(total, generator, discriminator)

@@ -11,6 +11,8 @@ import collections
 
 import tensorflow as tf
 
+from keras_electra.objectives.random import stateless_uniform
+
 MaskedInputs = collections.namedtuple(
     "MaskedInputs", ["input_ids", "positions", "targets", "weights"]
 )
@@ -57,7 +59,8 @@ def mask_tokens(
             (otherwise it keeps its token).
         max_predictions: static number of prediction slots per row.
         seed: shape-`[2]` integer seed for the stateless RNG (same seed,
-            same masks).
+            same masks), or `(batch, 2)` seeds, one per example (see
+            `objectives.random.example_seeds`).
 
     Returns:
         A `MaskedInputs`.
@@ -72,9 +75,8 @@ def mask_tokens(
     """
     input_ids = tf.convert_to_tensor(input_ids)
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    position_seed, keep_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, num=2)
-    )
+    # Two streams: which positions, and which of them become [MASK].
+    position_seed, keep_seed = seed, seed + tf.constant([0, 1 << 40], tf.int64)
     candidates = maskable_positions(input_ids, input_mask, special_ids)
     num_candidates = tf.reduce_sum(tf.cast(candidates, tf.int32), axis=-1)
     num_to_predict = tf.cast(
@@ -85,7 +87,7 @@ def mask_tokens(
     num_to_predict = tf.minimum(num_to_predict, max_predictions)
 
     # A uniform random subset: top-k of uniform noise over the candidates.
-    noise = tf.random.stateless_uniform(tf.shape(input_ids), position_seed)
+    noise = stateless_uniform(tf.shape(input_ids), position_seed)
     scores = tf.where(candidates, noise, -1.0)
     _, positions = tf.math.top_k(scores, k=max_predictions)
     weights = tf.sequence_mask(num_to_predict, max_predictions, dtype=tf.float32)
@@ -93,7 +95,7 @@ def mask_tokens(
     targets = tf.gather(input_ids, positions, batch_dims=1) * tf.cast(weights, input_ids.dtype)
 
     use_mask_token = tf.logical_and(
-        tf.random.stateless_uniform(tf.shape(positions), keep_seed) < mask_token_prob,
+        stateless_uniform(tf.shape(positions), keep_seed) < mask_token_prob,
         weights > 0,
     )
     replace_here = scatter_positions(positions, use_mask_token, tf.shape(input_ids)[1])

@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from keras_electra.objectives.random import stateless_uniform
+
 from keras_electra.objectives.masking import scatter_tokens
 
 
@@ -14,7 +16,8 @@ def sample_from_logits(logits, temperature, seed):
     Args:
         logits: `(..., vocab)` generator logits.
         temperature: positive float; > 1 flattens the distribution.
-        seed: shape-`[2]` integer seed for the stateless RNG.
+        seed: shape-`[2]` integer seed for the stateless RNG, or
+            `(batch, 2)` seeds, one per example.
 
     Returns:
         int32 ids of shape `logits.shape[:-1]`.
@@ -26,7 +29,7 @@ def sample_from_logits(logits, temperature, seed):
     [1]
     """
     logits = tf.stop_gradient(tf.cast(logits, tf.float32)) / temperature
-    uniform = tf.random.stateless_uniform(tf.shape(logits), seed, dtype=tf.float32)
+    uniform = stateless_uniform(tf.shape(logits), seed)
     gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
     return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 

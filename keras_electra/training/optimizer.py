@@ -8,6 +8,7 @@ decay for fine-tuning.
 import re
 
 import keras
+import tensorflow as tf
 
 from keras_electra.training.schedules import WarmupLinearDecay
 
@@ -94,13 +95,18 @@ def create_optimizer(config, num_train_steps=None):
     accumulation = config.gradient_accumulation_steps
     if accumulation > 1:
         schedule = PerUpdateSchedule(schedule, accumulation)
+    # Under data parallelism `ElectraPretrainer.train_step` hands `apply` the
+    # all-reduced gradient divided by the replica count, which Keras clips per
+    # replica before summing: clipping at clip_norm / n is clipping the global
+    # gradient at clip_norm. Create the optimizer inside `strategy.scope()`.
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule,
         weight_decay=config.weight_decay,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=config.adam_epsilon,
-        global_clipnorm=config.clip_norm,
+        global_clipnorm=config.clip_norm / num_replicas,
         gradient_accumulation_steps=accumulation if accumulation > 1 else None,
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))

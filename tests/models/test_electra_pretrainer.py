@@ -76,10 +76,11 @@ class ElectraPretrainerTest(TestCase):
         pretrainer.compile(optimizer=keras.optimizers.SGD(0.0))
         batch = {k: tf.constant(v) for k, v in tiny_batch().items()}
         logs = pretrainer.train_step(batch)
-        seeds = (pretrainer._step_seed(0), pretrainer._step_seed(1))  # lr 0: step still 1
-        # Recompute from the pure functions at the seeds of step 0.
-        seeds = tuple(tf.stack([s[0], s[1] - 4096]) for s in seeds)
+        # Recompute from the pure functions with the per-example seeds of step 0.
         from keras_electra.objectives import electra_loss, mask_tokens, replace_tokens, sample_from_logits
+        from keras_electra.objectives.random import example_seeds
+
+        seeds = tuple(example_seeds(batch["input_ids"], config.seed, 0, k) for k in (0, 1))
         masked = mask_tokens(batch["input_ids"], batch["input_mask"], pretrainer.special_token_ids,
                              MASK, config.mask_prob, config.mask_token_prob,
                              config.predictions_per_seq, seeds[0])
