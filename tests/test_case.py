@@ -54,6 +54,13 @@ def tiny_batch(batch_size=4, seq_length=16, vocab_size=50, padding=True, seed=0)
     return {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}
 
 
+def tiny_dataset(num_batches=8, seed=0):
+    """`num_batches` batches of 4 `tiny_batch` rows (different seeds), in order."""
+    batches = [tiny_batch(seed=seed + i) for i in range(num_batches)]
+    stacked = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+    return tf.data.Dataset.from_tensor_slices(stacked).batch(4, drop_remainder=True)
+
+
 class TestCase(unittest.TestCase):
     """`unittest.TestCase` with a fixed global seed per test and array assertions.
 

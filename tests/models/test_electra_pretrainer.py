@@ -8,20 +8,14 @@ from keras_electra.builders import build_pretrainer
 from keras_electra.data.vocab import SpecialTokenIds
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.training.optimizer import create_optimizer
-from tests.test_case import MASK, TestCase, tiny_batch, tiny_config
-
-
-def _dataset(n=8, seed=0):
-    batches = [tiny_batch(seed=seed + i) for i in range(n)]
-    stacked = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-    return tf.data.Dataset.from_tensor_slices(stacked).batch(4, drop_remainder=True)
+from tests.test_case import MASK, TestCase, tiny_batch, tiny_config, tiny_dataset
 
 
 def _train(config, steps=6):
     keras.utils.set_random_seed(config.seed)
     pretrainer = build_pretrainer(config)
     pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=100))
-    history = pretrainer.fit(_dataset(steps).repeat(), steps_per_epoch=steps, epochs=1, verbose=0)
+    history = pretrainer.fit(tiny_dataset(steps).repeat(), steps_per_epoch=steps, epochs=1, verbose=0)
     return pretrainer, history.history
 
 
@@ -109,18 +103,18 @@ class ElectraPretrainerTest(TestCase):
         keras.utils.set_random_seed(0)
         pretrainer = build_pretrainer(config)
         pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=60))
-        data = _dataset(1).repeat()
-        before = pretrainer.evaluate(_dataset(1), verbose=0, return_dict=True)
+        data = tiny_dataset(1).repeat()
+        before = pretrainer.evaluate(tiny_dataset(1), verbose=0, return_dict=True)
         pretrainer.fit(data, steps_per_epoch=60, epochs=1, verbose=0)
-        after = pretrainer.evaluate(_dataset(1), verbose=0, return_dict=True)
+        after = pretrainer.evaluate(tiny_dataset(1), verbose=0, return_dict=True)
         self.assertLess(after["generator_loss"], before["generator_loss"] - 0.2)
         self.assertLess(after["discriminator_loss"], before["discriminator_loss"])
 
     def test_evaluate_metrics_and_repeatability(self):
         pretrainer = build_pretrainer(tiny_config())
         pretrainer.compile(optimizer="adam")
-        first = pretrainer.evaluate(_dataset(2), verbose=0, return_dict=True)
-        second = pretrainer.evaluate(_dataset(2), verbose=0, return_dict=True)
+        first = pretrainer.evaluate(tiny_dataset(2), verbose=0, return_dict=True)
+        second = pretrainer.evaluate(tiny_dataset(2), verbose=0, return_dict=True)
         self.assertEqual(first, second)
         for key in ("replaced_precision", "replaced_recall", "replaced_auc",
                     "generator_accuracy", "discriminator_accuracy"):

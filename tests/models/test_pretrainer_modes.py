@@ -10,21 +10,15 @@ from keras_electra.builders import build_pretrainer
 from keras_electra.data.vocab import SpecialTokenIds
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.training.optimizer import create_optimizer
-from tests.test_case import MASK, TestCase, tiny_batch, tiny_config
+from tests.test_case import MASK, TestCase, tiny_batch, tiny_config, tiny_dataset
 
-
-
-def _dataset(n=8, seed=0):
-    batches = [tiny_batch(seed=seed + i) for i in range(n)]
-    stacked = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-    return tf.data.Dataset.from_tensor_slices(stacked).batch(4, drop_remainder=True)
 
 
 def _fit_weights(config, steps, **compile_args):
     keras.utils.set_random_seed(config.seed)
     pretrainer = build_pretrainer(config)
     pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=100), **compile_args)
-    history = pretrainer.fit(_dataset(steps), epochs=1, verbose=0)
+    history = pretrainer.fit(tiny_dataset(steps), epochs=1, verbose=0)
     return pretrainer, history.history, [v.numpy() for v in pretrainer.trainable_variables]
 
 
@@ -73,9 +67,9 @@ class PretrainerMixedPrecisionTest(TestCase):
         self.assertEqual(pretrainer.generator_logits(tiny_batch()).dtype, tf.float32)
         self.assertEqual(pretrainer.discriminator_logits(tiny_batch()).dtype, tf.float32)
         pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=30))
-        before = pretrainer.evaluate(_dataset(1), verbose=0, return_dict=True)
-        history = pretrainer.fit(_dataset(1).repeat(), steps_per_epoch=30, epochs=1, verbose=0)
-        after = pretrainer.evaluate(_dataset(1), verbose=0, return_dict=True)
+        before = pretrainer.evaluate(tiny_dataset(1), verbose=0, return_dict=True)
+        history = pretrainer.fit(tiny_dataset(1).repeat(), steps_per_epoch=30, epochs=1, verbose=0)
+        after = pretrainer.evaluate(tiny_dataset(1), verbose=0, return_dict=True)
         self.assertTrue(np.isfinite(history.history["loss"][0]))
         self.assertLess(after["generator_loss"], before["generator_loss"] - 0.1)
         self.assertLess(after["loss"], before["loss"])

@@ -10,14 +10,8 @@ from keras_electra.builders import build_pretrainer
 from keras_electra.data.vocab import SpecialTokenIds
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.training.optimizer import create_optimizer
-from tests.test_case import MASK, TestCase, tiny_batch, tiny_config
+from tests.test_case import MASK, TestCase, tiny_batch, tiny_config, tiny_dataset
 
-
-
-def _dataset(n=8, seed=0):
-    batches = [tiny_batch(seed=seed + i) for i in range(n)]
-    stacked = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-    return tf.data.Dataset.from_tensor_slices(stacked).batch(4, drop_remainder=True)
 
 
 class GradientAccumulationTest(TestCase):
