@@ -22,6 +22,7 @@ from keras_electra.data.text_dataset import expand_file_patterns, text_dataset
 from keras_electra.data.tfrecord_checks import (
     explain_tfrecord_errors, is_tfrecord_path, match_files, validate_tfrecords)
 from keras_electra.data.vocab import load_vocabulary, train_vocabulary
+from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import (
     CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, save_weights, write_json)
 from keras_electra.training.optimizer import create_optimizer
@@ -194,7 +195,8 @@ def run_pretraining(
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             verbose=verbose,
-            callbacks=[keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
+            callbacks=[NonFiniteLossGuard(),
+                       keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
                                                    update_freq="epoch"), *callbacks],
         )
     save_weights(pretrainer, os.path.join(model_dir, WEIGHTS_NAME))
