@@ -12,8 +12,9 @@ config = config.with_overrides('{"num_train_steps": 1000, "learning_rate": 1e-3}
 
 import dataclasses
 import json
-import os
 import typing
+
+from keras_electra.atomic_io import atomic_write_text
 
 # `ElectraConfig.mixed_precision` -> the Keras dtype policy the model is built under.
 MIXED_PRECISION_POLICIES = {
@@ -239,11 +240,7 @@ class ElectraConfig:
 
     def to_json(self, path: str) -> None:
         """Writes the config atomically (temp name, then rename)."""
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     def with_overrides(self, hparams) -> "ElectraConfig":
         """Returns a copy updated from a dict, a JSON string or a JSON file path."""

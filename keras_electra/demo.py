@@ -20,6 +20,8 @@ import sys
 
 from absl import app, flags
 
+from keras_electra.atomic_io import atomic_write_text
+
 flags.DEFINE_string("model_dir", "runs/demo", "Output directory.")
 flags.DEFINE_integer("num_train_steps", 600, "Pre-training steps.")
 flags.DEFINE_integer("vocab_size", 8192, "Target WordPiece vocabulary size.")
@@ -45,9 +47,7 @@ def _split_corpus(corpus_path, train_path, valid_path):
         documents = [d for d in f.read().split("\n\n") if d.strip()]
     for path, docs in ((train_path, documents[:-HELD_OUT_DOCUMENTS]),
                        (valid_path, documents[-HELD_OUT_DOCUMENTS:])):
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            f.write("\n\n".join(docs) + "\n")
-        os.replace(path + ".tmp", path)
+        atomic_write_text(path, "\n\n".join(docs) + "\n")
 
 
 def main(argv):

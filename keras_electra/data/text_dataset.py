@@ -7,24 +7,15 @@ not do the original builder's sentence-pair packing; use TFRecords made by
 `build_pretraining_data` for real runs.
 """
 
-import glob
 
 import tensorflow as tf
 
+from keras_electra.data.tfrecord_checks import match_files
 from keras_electra.data.tokenizer import make_tokenizer
 
-
-def expand_file_patterns(patterns):
-    """Comma-separated globs or a list of them -> sorted files; empty match is an error."""
-    if isinstance(patterns, str):
-        patterns = [p for p in patterns.split(",") if p]
-    files = []
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern))
-        if not matched:
-            raise ValueError(f"{pattern}: no file matches this input pattern.")
-        files.extend(matched)
-    return files
+# Comma-separated globs or a list of them -> sorted files; one implementation
+# for text and TFRecord inputs (tf.io.gfile, so gs:// works).
+expand_file_patterns = match_files
 
 
 def text_dataset(

@@ -9,6 +9,8 @@ import collections
 import os
 import time
 
+from keras_electra.atomic_io import atomic_write_text
+
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 SpecialTokenIds = collections.namedtuple("SpecialTokenIds", ["pad", "unk", "cls", "sep", "mask"])
@@ -169,8 +171,5 @@ def train_vocabulary(
 
 
 def write_vocabulary(tokens, path):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for token in tokens:
-            f.write(token + "\n")
-    os.replace(tmp, path)
+    """One token per line, written atomically."""
+    atomic_write_text(path, "".join(token + "\n" for token in tokens))

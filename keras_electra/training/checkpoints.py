@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 
+from keras_electra.atomic_io import atomic_write_text
 from keras_electra.builders import build_pretrainer
 from keras_electra.config import ElectraConfig
 
@@ -17,10 +18,7 @@ VOCAB_NAME = "vocab.txt"
 
 
 def write_json(value, path):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True))
 
 
 def save_weights(model, path):
