@@ -26,6 +26,10 @@ setuptools.setup(
         "tensorboard",
         "absl-py",
         "safetensors",
+        # Fine-tuning metrics (keras_electra.metrics).
+        "scikit-learn>=1.3",
+        "scipy>=1.10",
+        "seqeval>=1.2",
     ],
     extras_require={
         "test": ["pytest", "pytest-xdist", "torch==2.13.0", "transformers>=5"],

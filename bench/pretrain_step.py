@@ -29,6 +29,7 @@ flags.DEFINE_integer("steps", 20, "Steps per timing.")
 flags.DEFINE_integer("repeats", 3, "Timings per side (median reported).")
 flags.DEFINE_integer("warmup", 3, "Untimed warmup steps.")
 flags.DEFINE_bool("torch", True, "Also time the transformers/PyTorch step.")
+flags.DEFINE_bool("keras", True, "Time the keras_electra step (--nokeras: PyTorch only).")
 FLAGS = flags.FLAGS
 
 
@@ -138,16 +139,19 @@ def main(argv):
     record = {"bench": "pretrain_step", "config": os.path.basename(FLAGS.config),
               "batch_size": FLAGS.batch_size, "seq_length": FLAGS.seq_length, "dtype": "float32",
               "steps": FLAGS.steps, "repeats": FLAGS.repeats, "cpu_count": os.cpu_count()}
-    keras_times, jit = time_keras(config, batch)
-    record.update(keras_electra_ms=round(1e3 * statistics.median(keras_times), 1),
-                  keras_electra_ms_all=[round(1e3 * t, 1) for t in keras_times], jit_compile=jit)
+    if FLAGS.keras:
+        keras_times, jit = time_keras(config, batch)
+        record.update(keras_electra_ms=round(1e3 * statistics.median(keras_times), 1),
+                      keras_electra_ms_all=[round(1e3 * t, 1) for t in keras_times],
+                      jit_compile=jit)
     if FLAGS.torch:
         torch_times, threads = time_torch(config, batch)
         record.update(transformers_torch_ms=round(1e3 * statistics.median(torch_times), 1),
                       transformers_torch_ms_all=[round(1e3 * t, 1) for t in torch_times],
                       torch_threads=threads)
-        record["speedup_vs_transformers"] = round(
-            record["transformers_torch_ms"] / record["keras_electra_ms"], 2)
+        if FLAGS.keras:
+            record["speedup_vs_transformers"] = round(
+                record["transformers_torch_ms"] / record["keras_electra_ms"], 2)
     print(json.dumps(record))
 
 

@@ -16,8 +16,21 @@ named `*.tfrecord`, `*.tfrecord.gz` or `*.tfrecord-*-of-*` are TFRecords
 unless `--input_format` says otherwise. TFRecords need the `--vocab_file`
 they were built with, and their length must be the config's max_seq_length.
 
-Writes `vocab.txt`, `config.json`, TensorBoard logs (`logs/`), the final
-`pretrainer.weights.h5` and `metrics.json` under `--model_dir`.
+Distributed and resumable:
+
+    python -m keras_electra.pretrain ... --strategy=mirrored --cpu_replicas=2
+    python -m keras_electra.pretrain ... --strategy=mirrored --num_gpus=8 --mixed_precision=bfloat16
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
+                "task": {"type": "worker", "index": 0}}' \
+        python -m keras_electra.pretrain ... --strategy=multi_worker
+    python -m keras_electra.pretrain ... --strategy=tpu --tpu=local --steps_per_execution=200
+
+Re-running the same command on the same --model_dir resumes from the newest
+checkpoint exactly (weights, optimizer, step, RNG and data position).
+
+Writes `vocab.txt`, `config.json`, `checkpoints/` (every
+--save_checkpoints_steps), TensorBoard logs (`logs/train`, `logs/eval`), the
+final `pretrainer.weights.h5` and `metrics.json` under `--model_dir`.
 """
 
 import json
@@ -51,6 +64,26 @@ flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16"],
                   "Default: the config's.")
 flags.DEFINE_integer("gradient_accumulation_steps", None, "Micro-batches per optimizer update "
                      "(must divide train_batch_size). Default: the config's.")
+flags.DEFINE_enum("strategy", "one_device", ["one_device", "mirrored", "multi_worker", "tpu"],
+                  "Distribution: one device (first GPU, else CPU); mirrored replicas on this "
+                  "machine; multi_worker (MultiWorkerMirroredStrategy from TF_CONFIG); tpu.")
+flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu "
+                    "(default: 'local', the TPU of this Cloud TPU VM).")
+flags.DEFINE_integer("num_gpus", None, "GPUs for --strategy=mirrored (default: all visible).")
+flags.DEFINE_integer("cpu_replicas", None, "Split the CPU into N logical devices and mirror "
+                     "over them (--strategy=mirrored; for testing without GPUs).")
+flags.DEFINE_integer("save_checkpoints_steps", 1000,
+                     "Optimizer steps between checkpoints (0: only at the end).")
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept in MODEL_DIR/checkpoints.")
+flags.DEFINE_integer("log_every", 100, "Optimizer steps between TensorBoard summaries.")
+flags.DEFINE_string("init_checkpoint", None, "Start a NEW run from these weights: a model "
+                    "directory or a checkpoint of ours (ignored when MODEL_DIR has a "
+                    "checkpoint to resume).")
+flags.DEFINE_integer("steps_per_execution", 1, "Steps per compiled call (e.g. 100 on TPUs).")
+flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                  "XLA-compile the train step (TPUs always compile).")
+flags.DEFINE_bool("deterministic", False, "Deterministic ops and input order (exactly "
+                  "repeatable runs on CPU; slower).")
 FLAGS = flags.FLAGS
 
 
@@ -58,11 +91,18 @@ def main(argv):
     del argv
     from keras_electra.config import ElectraConfig
     from keras_electra.training.run_pretraining import run_pretraining
+    from keras_electra.training.strategies import make_strategy
 
     try:
+        # First: logical CPU devices must be split before TensorFlow starts.
+        strategy = make_strategy(FLAGS.strategy, tpu=FLAGS.tpu, num_gpus=FLAGS.num_gpus,
+                                 cpu_replicas=FLAGS.cpu_replicas)
         config = ElectraConfig.from_json(FLAGS.config) if FLAGS.config else ElectraConfig()
         config = config.with_overrides(FLAGS.hparams)
-        flag_overrides = {"mixed_precision": FLAGS.mixed_precision,
+        mixed_precision = FLAGS.mixed_precision
+        if FLAGS.strategy == "tpu" and mixed_precision is None:
+            mixed_precision = "bfloat16"  # TPUs' native half precision
+        flag_overrides = {"mixed_precision": mixed_precision,
                           "gradient_accumulation_steps": FLAGS.gradient_accumulation_steps}
         config = config.with_overrides({k: v for k, v in flag_overrides.items() if v is not None})
         _, metrics = run_pretraining(
@@ -70,7 +110,13 @@ def main(argv):
             num_train_steps=FLAGS.num_train_steps, steps_per_epoch=FLAGS.steps_per_epoch,
             vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, verbose=FLAGS.verbose,
             input_format=FLAGS.input_format, eval_files=FLAGS.eval_files,
-            eval_steps=FLAGS.eval_steps, validate_records=FLAGS.validate_records)
+            eval_steps=FLAGS.eval_steps, validate_records=FLAGS.validate_records,
+            strategy=strategy, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+            keep_checkpoint_max=FLAGS.keep_checkpoint_max, log_every=FLAGS.log_every,
+            init_checkpoint=FLAGS.init_checkpoint,
+            steps_per_execution=FLAGS.steps_per_execution,
+            jit_compile={"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile],
+            deterministic=FLAGS.deterministic)
     except ValueError as e:
         sys.exit(f"error: {e}")
     print(json.dumps({"final_metrics": metrics}, sort_keys=True))

@@ -27,6 +27,7 @@ def text_dataset(
     shuffle_buffer=1000,
     repeat=True,
     seed=0,
+    input_context=None,
 ):
     """Raw text -> batches of `input_ids`, `input_mask`, `segment_ids` (int32).
 
@@ -39,6 +40,10 @@ def text_dataset(
         shuffle_buffer: examples shuffled together (0 disables shuffling).
         repeat: repeat forever (for step-based training).
         seed: shuffle seed.
+        input_context: a `tf.distribute.InputContext`: `batch_size` is then
+            the global batch, and this pipeline reads its share of the
+            files (or, with fewer files than pipelines, of the examples)
+            in per-replica batches.
 
     Example:
 
@@ -58,6 +63,14 @@ def text_dataset(
             "segment_ids": tf.zeros_like(ids),
         }
 
+    example_shard = None
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        pipelines, pipeline_id = input_context.num_input_pipelines, input_context.input_pipeline_id
+        if len(files) >= pipelines:
+            files = files[pipeline_id::pipelines]
+        else:  # every pipeline tokenizes all the text and keeps its examples
+            example_shard = (pipelines, pipeline_id)
     dataset = tf.data.TextLineDataset(files)
     dataset = dataset.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
     dataset = dataset.batch(256)
@@ -66,6 +79,8 @@ def text_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     dataset = dataset.unbatch().batch(piece, drop_remainder=True).map(to_example)
+    if example_shard is not None:
+        dataset = dataset.shard(*example_shard)
     if repeat:
         dataset = dataset.repeat()
     if shuffle_buffer:

@@ -11,12 +11,13 @@ from keras_electra.objectives.masking import mask_tokens
 from keras_electra.objectives.random import example_seeds
 from keras_electra.objectives.sampling import replace_tokens, sample_from_logits
 from keras_electra.training.multi_worker import MultiWorkerFitMixin
+from keras_electra.training.train_iterator import TrainIteratorMixin
 
 _FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
+class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
     """ELECTRA pre-training: masked-LM generator + replaced-token detector.
 
     Each `train_step` masks the batch in-graph (a fresh mask every step),
@@ -242,6 +243,12 @@ class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
             scaled_loss = self.optimizer.scale_loss(losses.total)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
+        # For the logged gradient norm: 1 / (any fp16 loss scale).
+        unscale = tf.math.divide_no_nan(losses.total, tf.cast(scaled_loss, tf.float32))
+        # Dense: the norm of `IndexedSlices` (segment-embedding lookups) is the
+        # norm of their un-summed rows, not of the gradient, so clipping and
+        # the logged norm would depend on how a batch is split over replicas.
+        gradients = [g if g is None else tf.convert_to_tensor(g) for g in gradients]
         if num_replicas > 1:
             # The replica count is accounted for exactly once, here: each
             # replica's loss is its share of the global sums (global
@@ -252,14 +259,18 @@ class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
             # replica count, with the optimizer's `global_clipnorm` set to
             # `clip_norm / num_replicas` (`create_optimizer`), so that
             # clip(g / n, c / n) summed n times is exactly clip(g, c).
-            gradients = [tf.convert_to_tensor(g) for g in gradients]  # IndexedSlices too
             gradients = replica.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
             gradients = [g / num_replicas for g in gradients]
             losses = type(losses)(*replica.all_reduce(tf.distribute.ReduceOp.SUM, list(losses)))
+        # Before clipping, of the global batch's gradient (not divided by n).
+        gradient_norm = tf.linalg.global_norm(gradients) * unscale * num_replicas
         if self._clips_in_train_step():
             gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm / num_replicas)
         self.optimizer.apply(gradients, variables)
-        return self._update_metrics(losses, outputs, batch, evaluation=False)
+        logs = self._update_metrics(losses, outputs, batch)
+        # The norm of this step's gradient (one micro-batch's with accumulation).
+        logs["gradient_norm"] = gradient_norm
+        return logs
 
     def _clips_in_train_step(self):
         """Whether `train_step` clips, or leaves it to the optimizer.
@@ -291,10 +302,15 @@ class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
     def test_step(self, data):
         batch = _as_int32(keras.utils.unpack_x_y_sample_weight(data)[0])
         seeds = (self._batch_seed(batch["input_ids"], 0), self._batch_seed(batch["input_ids"], 1))
-        losses, outputs = self.compute_losses(batch, seeds, training=False)
-        return self._update_metrics(losses, outputs, batch, evaluation=True)
+        replica = tf.distribute.get_replica_context()
+        num_replicas = replica.num_replicas_in_sync if replica is not None else 1
+        losses, outputs = self.compute_losses(batch, seeds, training=False,
+                                              global_normalizers=num_replicas > 1)
+        if num_replicas > 1:  # the losses of the global batch, as in `train_step`
+            losses = type(losses)(*replica.all_reduce(tf.distribute.ReduceOp.SUM, list(losses)))
+        return self._update_metrics(losses, outputs, batch)
 
-    def _update_metrics(self, losses, outputs, batch, evaluation):
+    def _update_metrics(self, losses, outputs, batch):
         masked, gen_logits, disc_logits, rtd_labels = outputs
         input_mask = tf.cast(batch["input_mask"], tf.float32)
         replaced_prob = tf.sigmoid(disc_logits)
@@ -306,15 +322,8 @@ class ElectraPretrainer(MultiWorkerFitMixin, keras.Model):
         self.replaced_precision.update_state(rtd_labels, replaced_prob, input_mask)
         self.replaced_recall.update_state(rtd_labels, replaced_prob, input_mask)
         self.replaced_fraction.update_state(rtd_labels, input_mask)
-        updated = [
-            self.loss_tracker, self.generator_loss_tracker, self.discriminator_loss_tracker,
-            self.generator_accuracy, self.discriminator_accuracy,
-            self.replaced_precision, self.replaced_recall, self.replaced_fraction,
-        ]
-        if evaluation:
-            self.replaced_auc.update_state(rtd_labels, replaced_prob, input_mask)
-            updated.append(self.replaced_auc)
-        return {metric.name: metric.result() for metric in updated}
+        self.replaced_auc.update_state(rtd_labels, replaced_prob, input_mask)
+        return {metric.name: metric.result() for metric in self.metrics}
 
     @property
     def metrics(self):

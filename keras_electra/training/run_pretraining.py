@@ -11,10 +11,13 @@ Two kinds of input:
 """
 
 import contextlib
+import json
 import os
 import shutil
 
 import keras
+import tensorflow as tf
+from absl import logging
 
 from keras_electra.builders import build_pretrainer
 from keras_electra.data.pretraining_dataset import pretraining_dataset
@@ -26,6 +29,14 @@ from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import (
     CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, save_weights, write_json)
 from keras_electra.training.optimizer import create_optimizer
+from keras_electra.training.periodic_checkpoint import PeriodicCheckpoint
+from keras_electra.training.stop_at_step import StopAtStep
+from keras_electra.training.strategies import (
+    checkpointable_pipelines, distribute_dataset, is_chief)
+from keras_electra.training.training_checkpoint import TrainingCheckpoint
+from keras_electra.training.training_summaries import TrainingSummaries
+
+CHECKPOINT_DIR = "checkpoints"
 
 INPUT_FORMATS = ("auto", "text", "tfrecord")
 
@@ -57,7 +68,8 @@ def detect_input_format(input_files, input_format="auto"):
 def prepare_vocabulary(config, model_dir, input_files, vocab_file=None, vocab_size=None):
     """Returns `(config, vocab_path)` with `vocab_size` matching the vocabulary.
 
-    With no `vocab_file`, a WordPiece vocabulary of `vocab_size` (default
+    With no `vocab_file`, the one already in `model_dir` (a resumed run) is
+    used, else a WordPiece vocabulary of `vocab_size` (default
     `config.vocab_size`) is trained on `input_files` and kept in `model_dir`.
     """
     target = os.path.join(model_dir, VOCAB_NAME)
@@ -71,6 +83,11 @@ def prepare_vocabulary(config, model_dir, input_files, vocab_file=None, vocab_si
         if os.path.abspath(vocab_file) != os.path.abspath(target):
             shutil.copyfile(vocab_file, target + ".tmp")
             os.replace(target + ".tmp", target)
+    elif os.path.exists(target):
+        # A re-run on the same directory (a resume) keeps the model's vocabulary.
+        vocabulary = load_vocabulary(target)
+        logging.info("Using the vocabulary already in %s", target)
+        config = config.with_overrides({"vocab_size": len(vocabulary)})
     else:
         vocabulary = train_vocabulary(
             expand_file_patterns(input_files), target, vocab_size or config.vocab_size,
@@ -79,21 +96,51 @@ def prepare_vocabulary(config, model_dir, input_files, vocab_file=None, vocab_si
     return config.with_overrides({"vocab_file": target}), target
 
 
-def make_dataset(config, input_files, input_format, is_training=True):
+def make_dataset(config, input_files, input_format, is_training=True, input_context=None,
+                 deterministic=None):
     """The training (repeating, shuffled) or evaluation (one pass) dataset.
 
-    Batches hold `config.micro_batch_size` examples: with gradient
+    Batches hold `config.micro_batch_size` examples (with gradient
     accumulation, `gradient_accumulation_steps` of them make one update of
-    `train_batch_size` examples.
+    `train_batch_size` examples), or this replica's share of them with an
+    `input_context`.
     """
     if input_format == "tfrecord":
         return pretraining_dataset(
             input_files, config.max_seq_length, config.micro_batch_size,
-            is_training=is_training, seed=config.seed, validate=False)
+            is_training=is_training, input_context=input_context, seed=config.seed,
+            validate=False, deterministic=deterministic)
     return text_dataset(
         input_files, config.vocab_file, config.max_seq_length, config.micro_batch_size,
         lowercase=config.do_lower_case, seed=config.seed,
-        shuffle_buffer=1000 if is_training else 0, repeat=is_training)
+        shuffle_buffer=1000 if is_training else 0, repeat=is_training,
+        input_context=input_context)
+
+
+def training_dataset(strategy, config, input_files, input_format, skip_micro_steps=0,
+                     deterministic=None):
+    """The training input, distributed with per-replica batches.
+
+    `skip_micro_steps` resumes a run whose data position could not be
+    checkpointed (multi-worker, TPU): each input pipeline skips the batches
+    it fed in that many steps, which reproduces the position exactly when
+    the pipeline is deterministic.
+    """
+    if config.micro_batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"train_batch_size / gradient_accumulation_steps = {config.micro_batch_size} "
+            f"does not split over {strategy.num_replicas_in_sync} replicas.")
+
+    def dataset_fn(input_context):
+        dataset = make_dataset(config, input_files, input_format, is_training=True,
+                               input_context=input_context, deterministic=deterministic)
+        if skip_micro_steps:
+            per_pipeline = (input_context.num_replicas_in_sync
+                            // input_context.num_input_pipelines)
+            dataset = dataset.skip(skip_micro_steps * per_pipeline)
+        return dataset
+
+    return distribute_dataset(strategy, dataset_fn)
 
 
 def run_pretraining(
@@ -110,12 +157,28 @@ def run_pretraining(
     eval_files=None,
     eval_steps=None,
     validate_records="first",
+    strategy=None,
+    save_checkpoints_steps=1000,
+    keep_checkpoint_max=5,
+    log_every=100,
+    init_checkpoint=None,
+    steps_per_execution=1,
+    jit_compile="auto",
+    deterministic=False,
 ):
     """Pre-trains an ELECTRA model on TFRecords or text files with `fit`.
 
-    Writes under `model_dir`: `vocab.txt`, `config.json`, TensorBoard logs in
-    `logs/`, the final weights `pretrainer.weights.h5` (written to a
-    temporary name, then renamed) and `metrics.json`.
+    Writes under `model_dir`: `vocab.txt`, `config.json`, checkpoints in
+    `checkpoints/` (every `save_checkpoints_steps` and at the end),
+    TensorBoard logs in `logs/train` (every `log_every` steps) and
+    `logs/eval`, the final weights `pretrainer.weights.h5` and
+    `metrics.json`. Every file is written under a temporary name and renamed.
+
+    Running the same call again on the same `model_dir` resumes from the
+    newest checkpoint: weights, optimizer, step (and so the learning rate
+    and the masking/sampling seeds), dropout RNG state and data position,
+    ending exactly where an uninterrupted run would. A finished run is not
+    trained further.
 
     With TFRecord input, `vocab_file` (or `config.vocab_file`) is required
     and its size must equal `config.vocab_size`; every file's first record
@@ -130,8 +193,8 @@ def run_pretraining(
         input_files: TFRecords or text files (one paragraph per line), as
             comma-separated globs or a list.
         num_train_steps: optimizer steps (default `config.num_train_steps`).
-        steps_per_epoch: steps between logs/epoch ends (default
-            `min(num_train_steps, 100)`).
+        steps_per_epoch: `fit` steps per Keras epoch, the progress-bar unit
+            (default `min(100, steps)`).
         vocab_file: an existing WordPiece vocabulary; trained on text input
             when absent, required for TFRecords.
         vocab_size: size of the trained vocabulary.
@@ -145,6 +208,21 @@ def run_pretraining(
         eval_steps: evaluation batches (default: one pass over `eval_files`).
         validate_records: `"first"` checks each TFRecord's first record
             before training, `"full"` reads every record (CRCs, lengths).
+        strategy: a `tf.distribute.Strategy` (`strategies.make_strategy`);
+            default: the current one.
+        save_checkpoints_steps: optimizer steps between checkpoints (0: only
+            at the end).
+        keep_checkpoint_max: checkpoints kept.
+        log_every: optimizer steps between TensorBoard summaries.
+        init_checkpoint: a model directory (`pretrainer.weights.h5`) or a
+            checkpoint of ours to start a NEW run from (continued
+            pre-training); ignored when `model_dir` has a checkpoint to
+            resume.
+        steps_per_execution: `fit` steps per compiled call (TPUs want many).
+        jit_compile: `fit`'s `jit_compile` (`"auto"`: XLA where Keras
+            chooses it).
+        deterministic: deterministic ops and input order (for exact,
+            repeatable runs on CPU; slower).
 
     Returns:
         `(pretrainer, metrics)`: the trained model and the last epoch's logs
@@ -152,6 +230,11 @@ def run_pretraining(
     """
     if validate_records not in ("first", "full"):
         raise ValueError(f"validate_records must be 'first' or 'full', got {validate_records!r}.")
+    for name, value in (("save_checkpoints_steps", save_checkpoints_steps),
+                        ("log_every", log_every)):
+        if value and steps_per_execution > 1 and value % steps_per_execution:
+            raise ValueError(f"{name}={value} must be a multiple of "
+                             f"steps_per_execution={steps_per_execution}.")
     eval_format = detect_input_format(eval_files, input_format) if eval_files else None
     input_format = detect_input_format(input_files, input_format)
     if eval_format and eval_format != input_format:
@@ -161,6 +244,10 @@ def run_pretraining(
         raise ValueError(
             f"{match_files(input_files)[0]}: TFRecord input needs the vocabulary it was "
             f"built with (--vocab_file): it defines the special-token ids and vocab_size.")
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
     os.makedirs(model_dir, exist_ok=True)
     num_train_steps = num_train_steps or config.num_train_steps
@@ -170,10 +257,10 @@ def run_pretraining(
         for files in filter(None, (input_files, eval_files)):
             validate_tfrecords(files, config.max_seq_length, full=validate_records == "full",
                                vocab_size=config.vocab_size)
-    config.to_json(os.path.join(model_dir, CONFIG_NAME))
+    if chief:
+        config.to_json(os.path.join(model_dir, CONFIG_NAME))
 
     keras.utils.set_random_seed(config.seed)
-    dataset = make_dataset(config, input_files, input_format, is_training=True)
     eval_dataset = None
     if eval_files:
         eval_dataset = make_dataset(config, eval_files, input_format, is_training=False)
@@ -182,35 +269,111 @@ def run_pretraining(
                 raise ValueError(
                     f"{eval_files}: fewer examples than one batch ("
                     f"{config.micro_batch_size}); nothing to evaluate.")
-    pretrainer = build_pretrainer(config)
-    pretrainer.compile(optimizer=create_optimizer(config, num_train_steps))
+    with strategy.scope():
+        pretrainer = build_pretrainer(config)
+        pretrainer.compile(optimizer=create_optimizer(config, num_train_steps),
+                           steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+        pretrainer.optimizer.build(pretrainer.trainable_variables)  # slots exist to restore into
+
+    checkpoint = TrainingCheckpoint(os.path.join(model_dir, CHECKPOINT_DIR), pretrainer,
+                                    max_to_keep=keep_checkpoint_max, strategy=strategy)
+    start_step = checkpoint.restore()
+    if not start_step and init_checkpoint:
+        load_initial_weights(pretrainer, config, init_checkpoint)
+    skip = 0
+    pipelines = checkpointable_pipelines(strategy)
+    if start_step and not (pipelines and checkpoint.restored_data_iterators == pipelines):
+        # The position was not saved (or not for this layout): skip to it.
+        checkpoint.forget_data_position()
+        skip = start_step * config.gradient_accumulation_steps
+        logging.warning("Resuming at step %d by skipping %d batches per replica.",
+                        start_step, skip)
+    dataset = training_dataset(strategy, config, input_files, input_format, skip,
+                               deterministic=True if deterministic else None)
 
     # `fit` steps are micro-batches; `num_train_steps` counts optimizer updates.
-    fit_steps = num_train_steps * config.gradient_accumulation_steps
+    accumulation = config.gradient_accumulation_steps
+    fit_steps = num_train_steps * accumulation
     steps_per_epoch = min(steps_per_epoch or 100, fit_steps)
-    epochs = max(1, fit_steps // steps_per_epoch)
-    with _explain_data_errors(config, input_files, input_format):
-        history = pretrainer.fit(
-            dataset,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            verbose=verbose,
-            callbacks=[NonFiniteLossGuard(),
-                       keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
-                                                   update_freq="epoch"), *callbacks],
-        )
-    save_weights(pretrainer, os.path.join(model_dir, WEIGHTS_NAME))
-    metrics = {name: float(values[-1]) for name, values in history.history.items()}
-    per_epoch = {name: [float(v) for v in values] for name, values in history.history.items()}
-    summary = {"final": metrics, "history": per_epoch, "steps_per_epoch": steps_per_epoch}
+    epochs = -(-fit_steps // steps_per_epoch)
+    summaries = TrainingSummaries(
+        os.path.join(model_dir, "logs"), log_every,
+        tokens_per_step=config.train_batch_size * config.max_seq_length,
+        examples_per_step=config.train_batch_size, is_chief=chief)
+    history = None
+    if start_step < num_train_steps:
+        with _explain_data_errors(config, input_files, input_format):
+            history = pretrainer.fit(
+                dataset,
+                initial_epoch=start_step * accumulation // steps_per_epoch,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                verbose=verbose,
+                shuffle=False,  # the dataset shuffles (Keras would only warn)
+                # The guard first: a non-finite step raises before anything is saved.
+                callbacks=[NonFiniteLossGuard(), StopAtStep(num_train_steps),
+                           PeriodicCheckpoint(checkpoint, save_checkpoints_steps),
+                           summaries, *callbacks],
+            )
+    checkpoint.cleanup()
+    if chief:
+        save_weights(pretrainer, os.path.join(model_dir, WEIGHTS_NAME))
+    summary = _read_summary(model_dir) if history is None else {
+        "final": {name: float(values[-1]) for name, values in history.history.items()},
+        "history": {name: [float(v) for v in values] for name, values in history.history.items()},
+        "steps_per_epoch": steps_per_epoch,
+    }
+    summary["step"] = int(pretrainer.optimizer.iterations.numpy())
+    metrics = dict(summary["final"])
     if eval_dataset is not None:
         with _explain_data_errors(config, eval_files, input_format):
             results = pretrainer.evaluate(eval_dataset, steps=eval_steps, verbose=0,
                                           return_dict=True)
         summary["eval"] = {name: float(value) for name, value in results.items()}
         metrics.update({f"eval_{name}": value for name, value in summary["eval"].items()})
-    write_json(summary, os.path.join(model_dir, "metrics.json"))
+        summaries.write_eval(summary["eval"], summary["step"])
+    if chief:
+        write_json(summary, os.path.join(model_dir, "metrics.json"))
     return pretrainer, metrics
+
+
+def load_initial_weights(pretrainer, config, path):
+    """Copies the weights of a model directory, `.weights.h5` file or checkpoint of ours.
+
+    Only the weights: a new run starts with a fresh optimizer at step 0, so
+    they are loaded into an uncompiled model of the same config first (a
+    `.weights.h5` of a compiled model also holds its optimizer).
+    """
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, WEIGHTS_NAME)):
+        path = os.path.join(path, WEIGHTS_NAME)
+    elif os.path.isdir(path):
+        path = tf.train.latest_checkpoint(os.path.join(path, CHECKPOINT_DIR)) or \
+            tf.train.latest_checkpoint(path) or path
+    source = build_pretrainer(config)
+    try:
+        if path.endswith(".weights.h5"):
+            source.load_weights(path)
+        else:
+            tf.train.Checkpoint(model=source).read(path).expect_partial() \
+                .assert_existing_objects_matched()
+    except (ValueError, OSError, tf.errors.OpError, AssertionError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"--init_checkpoint={path}: cannot load it into this config's "
+                         f"model ({first_line}).") from None
+    for target, value in zip(pretrainer.weights, source.weights, strict=True):
+        target.assign(value)
+    logging.info("Initialised from %s", path)
+
+
+def _read_summary(model_dir):
+    """The metrics of a run that had already finished (re-run on its directory)."""
+    path = os.path.join(model_dir, "metrics.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            summary = json.load(f)
+        summary.pop("eval", None)
+        return summary
+    return {"final": {}, "history": {}}
 
 
 def _explain_data_errors(config, files, input_format):

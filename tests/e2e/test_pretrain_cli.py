@@ -34,7 +34,8 @@ def test_pretrain_cli_on_gutenberg_slice(tmp_path):
     result = _run("--config", str(REPO_ROOT / "configs" / "electra_tiny.json"),
                   "--hparams", json.dumps(HPARAMS), "--input_files", str(corpus),
                   "--model_dir", str(model_dir), "--num_train_steps", "90",
-                  "--steps_per_epoch", "30", "--vocab_size", "2000", "--verbose", "2")
+                  "--steps_per_epoch", "30", "--log_every", "30", "--vocab_size", "2000",
+                  "--verbose", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     final = json.loads(result.stdout.strip().splitlines()[-1])["final_metrics"]
     history = json.loads((model_dir / "metrics.json").read_text())["history"]

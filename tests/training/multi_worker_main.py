@@ -1,17 +1,23 @@
 """One worker of the 2-process `MultiWorkerMirroredStrategy` test (not a test itself).
 
     python tests/training/multi_worker_main.py INDEX PORT0,PORT1 OUT_DIR
+    python tests/training/multi_worker_main.py single - OUT_DIR   # the 1-process reference
+
+Each worker's input pipeline keeps examples `i, i + 2, ...` of the same
+stream, so a step's two per-worker batches of 4 hold exactly the examples of
+the single process's batch of 8 (global batch 8 in both).
 """
 
 import json
 import os
 import sys
 
-index, ports, out_dir = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3]
-os.environ["TF_CONFIG"] = json.dumps({
-    "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
-    "task": {"type": "worker", "index": index},
-})
+index, ports, out_dir = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
+if index != "single":
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+        "task": {"type": "worker", "index": int(index)},
+    })
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import keras  # noqa: E402
@@ -22,7 +28,8 @@ from keras_electra.builders import build_pretrainer  # noqa: E402
 from keras_electra.training.optimizer import create_optimizer  # noqa: E402
 from tests.test_case import tiny_batch, tiny_config  # noqa: E402
 
-strategy = tf.distribute.MultiWorkerMirroredStrategy()
+strategy = (tf.distribute.get_strategy() if index == "single"
+            else tf.distribute.MultiWorkerMirroredStrategy())
 config = tiny_config(dropout=0.0)
 keras.utils.set_random_seed(0)
 with strategy.scope():
@@ -39,6 +46,8 @@ def dataset_fn(context):
 
 
 dataset = strategy.distribute_datasets_from_function(dataset_fn)
+if index == "single":
+    dataset = dataset_fn(tf.distribute.InputContext())
 history = pretrainer.fit(dataset, steps_per_epoch=3, epochs=2, verbose=0)
 evaluation = pretrainer.evaluate(dataset, steps=2, verbose=0, return_dict=True)
 np.savez(os.path.join(out_dir, f"worker{index}.npz"),

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_electra.data.vocab import write_vocabulary
 from keras_electra.training.callbacks import NonFiniteLossError, NonFiniteLossGuard
@@ -45,5 +46,11 @@ def test_injected_nan_stops_training_and_keeps_the_last_checkpoint(tmp_path):
                                                  r"discriminator_loss=nan; training stopped"):
         run_pretraining(config, str(model_dir), str(corpus), num_train_steps=10,
                         steps_per_epoch=10, vocab_file=str(vocab), verbose=0,
-                        callbacks=[_InjectNaN()])
+                        save_checkpoints_steps=1, callbacks=[_InjectNaN()])
     assert last_good.read_bytes() == b"the last good checkpoint"
+    # Step 2 was saved before the weights were poisoned; step 3 (non-finite) never was.
+    latest = tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
+    assert latest.endswith("ckpt-2")
+    for name, _ in tf.train.list_variables(latest):
+        if name.startswith("model/"):
+            assert np.all(np.isfinite(tf.train.load_variable(latest, name))), name

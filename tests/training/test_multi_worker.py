@@ -29,7 +29,7 @@ def test_fit_under_multi_worker_mirrored_strategy(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     workers = [subprocess.Popen([sys.executable, str(script), str(i), ports, str(tmp_path)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=env) for i in range(2)]
+                                env=env) for i in ("0", "1", "single")]
     outputs = []
     for worker in workers:
         try:
@@ -39,8 +39,8 @@ def test_fit_under_multi_worker_mirrored_strategy(tmp_path):
     for worker, output in zip(workers, outputs):
         assert worker.returncode == 0, output[-3000:]
 
-    logs = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
-    weights = [np.load(tmp_path / f"worker{i}.npz") for i in range(2)]
+    logs = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in ("0", "1", "single")]
+    weights = [np.load(tmp_path / f"worker{i}.npz") for i in ("0", "1", "single")]
     assert logs[0]["steps"] == logs[1]["steps"] == 6
     # Both workers took the same synchronous steps: identical weights and logs.
     for name in weights[0].files:
@@ -51,3 +51,14 @@ def test_fit_under_multi_worker_mirrored_strategy(tmp_path):
         assert len(logs[0]["history"][key]) == 2
         assert all(np.isfinite(logs[0]["history"][key]))
     assert "replaced_auc" in logs[0]["evaluate"]
+
+    # ... and they equal one process training on the same global batches.
+    assert logs[2]["steps"] == 6
+    for key in ("loss", "generator_loss", "discriminator_loss", "gradient_norm"):
+        np.testing.assert_allclose(logs[0]["history"][key], logs[2]["history"][key], rtol=1e-4)
+    for key in ("loss", "generator_loss", "discriminator_loss"):
+        np.testing.assert_allclose(logs[0]["evaluate"][key], logs[2]["evaluate"][key],
+                                   rtol=1e-4, err_msg=key)
+    for name in weights[0].files:
+        np.testing.assert_allclose(weights[0][name], weights[2][name], rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
