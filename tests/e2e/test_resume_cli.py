@@ -30,7 +30,7 @@ HPARAMS = {
     "train_batch_size": 16, "learning_rate": 2e-3, "num_warmup_steps": 4, "temperature": 2.0,
     "dropout": 0.1,  # on: the dropout RNG state must be restored too
 }
-STEPS, EVERY = 24, 4
+STEPS, EVERY = 40, 4
 
 
 def _command(corpus, vocab, model_dir, extra):
@@ -66,7 +66,7 @@ def _latest_step(model_dir):
 def _kill_at_random_step(command, model_dir, rng):
     """Starts the run and SIGKILLs it somewhere after a random checkpoint."""
     after = rng.choice([EVERY, 2 * EVERY, 3 * EVERY])
-    delay = rng.uniform(0.0, 1.0)
+    delay = rng.uniform(0.0, 0.5)  # >= 28 steps remain: it cannot finish first
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env=_env(), cwd=str(REPO_ROOT))
     deadline = time.monotonic() + 400
