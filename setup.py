@@ -4,6 +4,7 @@ import setuptools
 
 CLIS = {
     "keras-electra-pretrain": "keras_electra.pretrain:run",
+    "keras-electra-finetune": "keras_electra.finetune:run",
     "keras-electra-build-vocab": "keras_electra.build_vocab:run",
     "keras-electra-build-pretraining-data": "keras_electra.build_pretraining_data:run",
     "keras-electra-convert": "keras_electra.convert.__main__:run",

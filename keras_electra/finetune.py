@@ -1,0 +1,91 @@
+"""Fine-tune a pre-trained ELECTRA discriminator on a GLUE task and score its dev set.
+
+    python -m keras_electra.finetune --task=sst2 --data_dir=glue_data/SST-2 \
+        --init_checkpoint=runs/small --model_dir=runs/small_sst2
+    python -m keras_electra.finetune --task=rte --data_dir=glue_data/RTE \
+        --init_checkpoint=hf/electra-small-discriminator --model_dir=runs/rte \
+        --learning_rate=3e-4 --num_seeds=5 --do_predict
+    python -m keras_electra.finetune --task=mnli --data_dir=glue_data/MNLI \
+        --init_checkpoint=runs/base --model_dir=runs/base_mnli --do_predict
+    python -m keras_electra.finetune --task=sst2 --data_dir=glue_data/SST-2 \
+        --init_checkpoint=runs/tiny --model_dir=/tmp/smoke --max_train_examples=2000 \
+        --num_train_epochs=1
+
+--init_checkpoint is a pre-training model directory of ours
+(`pretrainer.weights.h5`, `config.json`, `vocab.txt`) or a Hugging Face
+ELECTRA discriminator directory (`config.json` with "model_type": "electra",
+`model.safetensors`, `vocab.txt`). Defaults are the original ELECTRA
+fine-tuning recipe; the original used --learning_rate=3e-4 for Small, 1e-4
+for Base and 5e-5 (with --layerwise_lr_decay=0.9) for Large.
+
+Writes under --model_dir: `eval_results.json` (median over seeds of each
+dev metric, and every seed's), and per seed (--model_dir itself with one
+seed, else `seed_<i>/`) TensorBoard logs in `logs/`, `dev_predictions.tsv`
+and with --do_predict `test_predictions/<TASK>.tsv` in the GLUE server's
+format (MNLI: `MNLI-m.tsv`, `MNLI-mm.tsv`, and `AX.tsv` when
+`glue_data/diagnostic/diagnostic.tsv` is there).
+"""
+
+import json
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, "
+                    "wnli (mnli scores dev_matched and dev_mismatched).", required=True)
+flags.DEFINE_string("data_dir", None, "The task's folder of glue_data (glue_data/SST-2).",
+                    required=True)
+flags.DEFINE_string("init_checkpoint", None, "Pre-trained model: a model directory of ours or "
+                    "a Hugging Face ELECTRA directory (with vocab.txt).", required=True)
+flags.DEFINE_string("model_dir", None, "Output directory.", required=True)
+flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (original: 3e-4 Small, 1e-4 "
+                   "Base, 5e-5 Large).")
+flags.DEFINE_float("num_train_epochs", None, "Passes over the training set "
+                   "(default: 10 for rte and stsb, else 3).")
+flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
+flags.DEFINE_integer("eval_batch_size", 32, "Batch size of dev and test prediction.")
+flags.DEFINE_integer("max_seq_length", 128, "Tokens per example ([CLS] and [SEP]s included); "
+                     "pairs are truncated longest-first.")
+flags.DEFINE_float("layerwise_lr_decay", 0.8, "Learning-rate factor per layer below the top "
+                   "(0 disables; original: 0.9 for Large).")
+flags.DEFINE_float("weight_decay", 0.01, "AdamW weight decay (not on LayerNorm and biases).")
+flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
+flags.DEFINE_integer("num_seeds", 1, "Runs with seeds 0..N-1; eval_results.json reports each "
+                     "and the median.")
+flags.DEFINE_bool("do_predict", False, "Also predict the test set(s) in GLUE submission format.")
+flags.DEFINE_integer("max_train_examples", None, "Train on the first N examples only "
+                     "(smoke runs).")
+flags.DEFINE_bool("double_unordered", True, "MRPC and STS-B: also train on every pair in "
+                  "the other order (the original's default).")
+flags.DEFINE_integer("log_every", 100, "Optimizer steps between TensorBoard summaries.")
+flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per "
+                     "epoch.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    from keras_electra.training.run_finetuning import run_finetuning
+
+    try:
+        results = run_finetuning(
+            FLAGS.task, FLAGS.data_dir, FLAGS.init_checkpoint, FLAGS.model_dir,
+            learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
+            train_batch_size=FLAGS.train_batch_size, eval_batch_size=FLAGS.eval_batch_size,
+            max_seq_length=FLAGS.max_seq_length, layerwise_lr_decay=FLAGS.layerwise_lr_decay,
+            weight_decay=FLAGS.weight_decay, warmup_proportion=FLAGS.warmup_proportion,
+            num_seeds=FLAGS.num_seeds, do_predict=FLAGS.do_predict,
+            max_train_examples=FLAGS.max_train_examples,
+            double_unordered=FLAGS.double_unordered, log_every=FLAGS.log_every,
+            verbose=FLAGS.verbose)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps({"task": results["task"], "metrics": results["metrics"]}, sort_keys=True))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
