@@ -60,6 +60,8 @@ flags.DEFINE_bool("double_unordered", True, "MRPC and STS-B: also train on every
 flags.DEFINE_integer("log_every", 100, "Optimizer steps between TensorBoard summaries.")
 flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per "
                      "epoch.")
+flags.DEFINE_bool("random_init", False, "Fine-tune the architecture and vocabulary of "
+                  "--init_checkpoint from random weights: the no-pre-training baseline.")
 FLAGS = flags.FLAGS
 
 
@@ -77,7 +79,7 @@ def main(argv):
             num_seeds=FLAGS.num_seeds, do_predict=FLAGS.do_predict,
             max_train_examples=FLAGS.max_train_examples,
             double_unordered=FLAGS.double_unordered, log_every=FLAGS.log_every,
-            verbose=FLAGS.verbose)
+            verbose=FLAGS.verbose, random_init=FLAGS.random_init)
     except ValueError as e:
         sys.exit(f"error: {e}")
     print(json.dumps({"task": results["task"], "metrics": results["metrics"]}, sort_keys=True))

@@ -12,7 +12,8 @@ scores the dev set with the task's official metrics and writes under
   reports medians), each seed's metrics, sizes and hyperparameters;
 * per seed (in `model_dir` itself with one seed, else `model_dir/seed_<i>`):
   `logs/` (TensorBoard: `train/` every `log_every` steps, `eval/` the dev
-  metrics), `dev_predictions.tsv` (`index  prediction  label`; MNLI adds
+  metrics), `model.keras` (the fine-tuned model, no optimizer state),
+  `dev_predictions.tsv` (`index  prediction  label`; MNLI adds
   `dev_predictions_mnli_mm.tsv`) and, with `do_predict`, `test_predictions/`
   holding the GLUE server's files (`SST-2.tsv`, `MNLI-m.tsv`, `MNLI-mm.tsv`,
   `AX.tsv` ...: `index  prediction`, label names or STS-B scores).
@@ -54,6 +55,7 @@ import numpy as np
 from absl import logging
 
 from keras_electra.atomic_io import atomic_write_text
+from keras_electra.builders import build_pretrainer
 from keras_electra.convert.transformers import config_from_transformers, from_transformers
 from keras_electra.data.tasks.glue import GLUE_TASKS, get_glue_task, parse_glue_file, read_glue
 from keras_electra.data.tasks.glue_dataset import (
@@ -73,6 +75,7 @@ from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
 
 RESULTS_NAME = "eval_results.json"
+TASK_MODEL_NAME = "model.keras"
 TEST_DIR = "test_predictions"
 # Tasks the original trains for 10 epochs instead of 3 (small dev sets).
 LONG_TASKS = ("rte", "stsb")
@@ -194,6 +197,7 @@ def run_finetuning(
     log_every=100,
     verbose=1,
     callbacks=(),
+    random_init=False,
 ):
     """Fine-tunes and evaluates a pre-trained ELECTRA discriminator on a GLUE task.
 
@@ -230,6 +234,9 @@ def run_finetuning(
         verbose: Keras verbosity of `fit` (0 silent, 1 progress bar, 2 one
             line per epoch).
         callbacks: extra Keras callbacks for every seed's `fit`.
+        random_init: fine-tune the same architecture and vocabulary as
+            `init_checkpoint` from random weights instead (seeded by the
+            seed): the baseline pre-training is measured against.
 
     Returns:
         The dict written to `eval_results.json`: `metrics` (medians over
@@ -250,7 +257,8 @@ def run_finetuning(
                    train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
                    max_seq_length=max_seq_length, layerwise_lr_decay=layerwise_lr_decay,
                    weight_decay=weight_decay, warmup_proportion=warmup_proportion,
-                   max_train_examples=max_train_examples, double_unordered=double_unordered)
+                   max_train_examples=max_train_examples, double_unordered=double_unordered,
+                   random_init=random_init)
 
     # Data first: reading it is cheap and its errors should not wait for a model.
     train = read_glue(task, data_dir, "train")
@@ -294,6 +302,9 @@ def run_finetuning(
     for seed in range(num_seeds):
         output_dir = model_dir if num_seeds == 1 else os.path.join(model_dir, f"seed_{seed}")
         os.makedirs(output_dir, exist_ok=True)
+        if random_init:
+            keras.utils.set_random_seed(seed)
+            pretrainer = build_pretrainer(config)  # same shapes, random weights
         seed_result = _run_seed(
             seed, glue_task, pretrainer, encoder, train, dev_sets, test_sets, output_dir,
             num_train_steps=num_train_steps, steps_per_epoch=steps_per_epoch,
@@ -375,11 +386,27 @@ def _run_seed(seed, task, pretrainer, encoder, train, dev_sets, test_sets, outpu
         _write_predictions(os.path.join(output_dir, TEST_DIR, f"{name}.tsv"), eval_set,
                            predictions, with_labels=False)
 
+    save_task_model(model, os.path.join(output_dir, TASK_MODEL_NAME))
     result = {"seed": seed, "metrics": metrics, "output_dir": output_dir, "step": step,
               "train_loss": float(history.history["loss"][-1])}
     del model, backbone
     gc.collect()  # the next seed builds a full model again
     return result
+
+
+def save_task_model(model, path):
+    """Writes the fine-tuned model as a `.keras` archive (config + weights, no optimizer).
+
+    An uncompiled copy is saved: the archive of a compiled model also holds
+    its optimizer state, which a served or re-loaded model does not need.
+    Written under a temporary name, then renamed. Load it back with
+    `keras.saving.load_model(path)` (after `import keras_electra`).
+    """
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    tmp = path[: -len(".keras")] + f".tmp{os.getpid()}.keras"
+    copy.save(tmp)
+    os.replace(tmp, path)
 
 
 def _predict(model, eval_set, encoder, batch_size):

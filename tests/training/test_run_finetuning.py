@@ -96,6 +96,20 @@ def test_sst2_learns_the_toy_rule_and_writes_results(tmp_path, pretrained_dir):
     assert [row[0] for row in test[1:]] == [str(i) for i in range(10)]
     assert {row[1] for row in test[1:]} <= {"0", "1"}
 
+    # The saved model (no optimizer) reloads and predicts what the dev file says.
+    reloaded = keras.saving.load_model(str(model_dir / "model.keras"))
+    assert getattr(reloaded, "optimizer", None) is None
+    from keras_electra.data.tasks.glue import get_glue_task, read_glue
+    from keras_electra.data.tasks.glue_dataset import decode_predictions, glue_dataset
+    from keras_electra.data.text_pair_encoder import TextPairEncoder
+
+    encoder = TextPairEncoder(str(pretrained_dir / "vocab.txt"), 16)
+    dev_examples = read_glue("sst2", str(data), "dev")
+    sst2 = get_glue_task("sst2")
+    logits = reloaded.predict(glue_dataset(dev_examples, sst2, encoder, 32), verbose=0)
+    predicted = decode_predictions(logits, sst2)
+    assert [str(p) for p in predicted] == [row[1] for row in rows[1:]]
+
     train = read_scalars(str(model_dir / "logs" / "train"))
     assert [step for step, _ in train["loss"]] == list(range(4, 61, 4))
     assert train["learning_rate"][-1][1] == pytest.approx(0.0, abs=1e-9)
@@ -266,3 +280,29 @@ def test_empty_training_file_is_an_error(tmp_path, pretrained_dir):
 
 def test_docstring_examples():
     assert doctest.testmod(run_finetuning_module).failed == 0
+
+
+def test_random_init_baseline_starts_from_seeded_random_weights(tmp_path, pretrained_dir):
+    data = _sst2_dir(tmp_path / "SST-2", num_train=32, num_dev=16, num_test=0)
+    _, config = load_pretrained(str(pretrained_dir))
+    keras.utils.set_random_seed(123)  # "pre-trained" weights unlike any seed-0 init
+    save_pretrainer(build_pretrainer(config), config, str(tmp_path / "pretrained"))
+    pretrained_dir = tmp_path / "pretrained"
+    first, again = _FirstWeights(), _FirstWeights()
+    run_finetuning("sst2", str(data), str(pretrained_dir), str(tmp_path / "a"),
+                   num_train_epochs=1, random_init=True, callbacks=[first], **FAST)
+    results = run_finetuning("sst2", str(data), str(pretrained_dir), str(tmp_path / "b"),
+                             num_train_epochs=1, random_init=True, callbacks=[again], **FAST)
+    assert results["hparams"]["random_init"] is True
+    for a, b in zip(first.weights, again.weights, strict=True):  # same seed, same weights
+        np.testing.assert_array_equal(a, b)
+    pretrained, _ = load_pretrained(str(pretrained_dir))
+    table = discriminator_from_pretrainer(pretrained).embeddings.token_embedding.embeddings
+    random_tables = [w for w in first.weights if w.shape == tuple(table.shape)]
+    assert len(random_tables) == 1
+    assert not np.allclose(random_tables[0], table.numpy())  # not the pre-trained weights
+
+
+class _FirstWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = [v.numpy() for v in self.model.trainable_variables]
