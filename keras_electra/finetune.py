@@ -1,4 +1,4 @@
-"""Fine-tune a pre-trained ELECTRA discriminator on a GLUE task and score its dev set.
+"""Fine-tune a pre-trained ELECTRA discriminator on GLUE or tagging and score its dev set.
 
     python -m keras_electra.finetune --task=sst2 --data_dir=glue_data/SST-2 \
         --init_checkpoint=runs/small --model_dir=runs/small_sst2
@@ -10,6 +10,12 @@
     python -m keras_electra.finetune --task=sst2 --data_dir=glue_data/SST-2 \
         --init_checkpoint=runs/tiny --model_dir=/tmp/smoke --max_train_examples=2000 \
         --num_train_epochs=1
+
+Token tagging (NER, chunking) on CoNLL-style column files:
+
+    python -m keras_electra.finetune --task=ner --data_dir=conll2003 \
+        --init_checkpoint=runs/small --model_dir=runs/small_ner   # train.txt, valid.txt
+    python -m keras_electra.finetune --task=chunk --data_dir=conll2003 --tag_column=2 ...
 
 --init_checkpoint is a pre-training model directory of ours
 (`pretrainer.weights.h5`, `config.json`, `vocab.txt`) or a Hugging Face
@@ -27,14 +33,21 @@ format (MNLI: `MNLI-m.tsv`, `MNLI-mm.tsv`, and `AX.tsv` when
 """
 
 import json
+import os
 import sys
 
 from absl import app, flags
 
 flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, "
-                    "wnli (mnli scores dev_matched and dev_mismatched).", required=True)
-flags.DEFINE_string("data_dir", None, "The task's folder of glue_data (glue_data/SST-2).",
-                    required=True)
+                    "wnli (mnli scores dev_matched and dev_mismatched); or tagging: ner "
+                    "(alias conll2003), chunk.", required=True)
+flags.DEFINE_string("data_dir", None, "The task's folder (glue_data/SST-2; for tagging one "
+                    "with train.txt and valid.txt, or give --train_file/--dev_file).")
+flags.DEFINE_string("train_file", None, "Tagging: training file (default DATA_DIR/train.txt).")
+flags.DEFINE_string("dev_file", None, "Tagging: dev file (default DATA_DIR/valid.txt).")
+flags.DEFINE_string("test_file", None, "Tagging: optional labelled test file, scored too.")
+flags.DEFINE_integer("tag_column", -1, "Tagging: column of the tag (default the last; "
+                     "CoNLL-2003 chunk tags are column 2).")
 flags.DEFINE_string("init_checkpoint", None, "Pre-trained model: a model directory of ours or "
                     "a Hugging Face ELECTRA directory (with vocab.txt).", required=True)
 flags.DEFINE_string("model_dir", None, "Output directory.", required=True)
@@ -55,6 +68,8 @@ flags.DEFINE_integer("num_seeds", 1, "Runs with seeds 0..N-1; eval_results.json 
 flags.DEFINE_bool("do_predict", False, "Also predict the test set(s) in GLUE submission format.")
 flags.DEFINE_integer("max_train_examples", None, "Train on the first N examples only "
                      "(smoke runs).")
+flags.DEFINE_integer("max_eval_examples", None, "Tagging: score the first N dev (and test) "
+                     "sentences only (smoke runs).")
 flags.DEFINE_bool("double_unordered", True, "MRPC and STS-B: also train on every pair in "
                   "the other order (the original's default).")
 flags.DEFINE_integer("log_every", 100, "Optimizer steps between TensorBoard summaries.")
@@ -65,24 +80,51 @@ flags.DEFINE_bool("random_init", False, "Fine-tune the architecture and vocabula
 FLAGS = flags.FLAGS
 
 
+TAGGING_TASKS = ("ner", "conll2003", "chunk")
+
+
 def main(argv):
     del argv
-    from keras_electra.training.run_finetuning import run_finetuning
-
+    common = dict(
+        learning_rate=FLAGS.learning_rate, train_batch_size=FLAGS.train_batch_size,
+        eval_batch_size=FLAGS.eval_batch_size, max_seq_length=FLAGS.max_seq_length,
+        layerwise_lr_decay=FLAGS.layerwise_lr_decay, weight_decay=FLAGS.weight_decay,
+        warmup_proportion=FLAGS.warmup_proportion, num_seeds=FLAGS.num_seeds,
+        max_train_examples=FLAGS.max_train_examples, log_every=FLAGS.log_every,
+        verbose=FLAGS.verbose, random_init=FLAGS.random_init)
     try:
-        results = run_finetuning(
-            FLAGS.task, FLAGS.data_dir, FLAGS.init_checkpoint, FLAGS.model_dir,
-            learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
-            train_batch_size=FLAGS.train_batch_size, eval_batch_size=FLAGS.eval_batch_size,
-            max_seq_length=FLAGS.max_seq_length, layerwise_lr_decay=FLAGS.layerwise_lr_decay,
-            weight_decay=FLAGS.weight_decay, warmup_proportion=FLAGS.warmup_proportion,
-            num_seeds=FLAGS.num_seeds, do_predict=FLAGS.do_predict,
-            max_train_examples=FLAGS.max_train_examples,
-            double_unordered=FLAGS.double_unordered, log_every=FLAGS.log_every,
-            verbose=FLAGS.verbose, random_init=FLAGS.random_init)
+        if FLAGS.task in TAGGING_TASKS:
+            results = _tagging(common)
+        else:
+            from keras_electra.training.run_finetuning import run_finetuning
+
+            if not FLAGS.data_dir:
+                raise ValueError(f"--task={FLAGS.task} needs --data_dir.")
+            results = run_finetuning(
+                FLAGS.task, FLAGS.data_dir, FLAGS.init_checkpoint, FLAGS.model_dir,
+                num_train_epochs=FLAGS.num_train_epochs, do_predict=FLAGS.do_predict,
+                double_unordered=FLAGS.double_unordered, **common)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    print(json.dumps({"task": results["task"], "metrics": results["metrics"]}, sort_keys=True))
+    print(json.dumps({"task": FLAGS.task, "metrics": results["metrics"]}, sort_keys=True))
+
+
+def _tagging(common):
+    from keras_electra.training.run_tagging import run_tagging
+
+    def data_file(flag_value, name, flag):
+        if flag_value:
+            return flag_value
+        if not FLAGS.data_dir:
+            raise ValueError(f"--task={FLAGS.task} needs --{flag} or --data_dir.")
+        return os.path.join(FLAGS.data_dir, name)
+
+    return run_tagging(
+        data_file(FLAGS.train_file, "train.txt", "train_file"),
+        data_file(FLAGS.dev_file, "valid.txt", "dev_file"),
+        FLAGS.init_checkpoint, FLAGS.model_dir, test_file=FLAGS.test_file,
+        tag_column=FLAGS.tag_column, num_train_epochs=FLAGS.num_train_epochs or 3.0,
+        max_eval_examples=FLAGS.max_eval_examples, **common)
 
 
 def run():

@@ -137,6 +137,16 @@ def load_pretrained(init_checkpoint):
     return pretrainer, config
 
 
+def starting_point(pretrainer, config, seed, random_init=False):
+    """The pre-trained model a seed fine-tunes from, or with `random_init` a
+    freshly initialised one of the same config (seeded by `seed`): the
+    no-pre-training baseline, with the same architecture and vocabulary."""
+    if not random_init:
+        return pretrainer
+    keras.utils.set_random_seed(seed)
+    return build_pretrainer(config)
+
+
 def finetuning_optimizer(model, backbone, learning_rate, num_train_steps, warmup_proportion=0.1,
                          weight_decay=0.01, layerwise_lr_decay=0.8):
     """The original fine-tuning optimizer as a `LayerwiseAdamW`.
@@ -302,11 +312,8 @@ def run_finetuning(
     for seed in range(num_seeds):
         output_dir = model_dir if num_seeds == 1 else os.path.join(model_dir, f"seed_{seed}")
         os.makedirs(output_dir, exist_ok=True)
-        if random_init:
-            keras.utils.set_random_seed(seed)
-            pretrainer = build_pretrainer(config)  # same shapes, random weights
         seed_result = _run_seed(
-            seed, glue_task, pretrainer, encoder, train, dev_sets, test_sets, output_dir,
+            seed, glue_task, starting_point(pretrainer, config, seed, random_init), encoder, train, dev_sets, test_sets, output_dir,
             num_train_steps=num_train_steps, steps_per_epoch=steps_per_epoch,
             learning_rate=learning_rate, train_batch_size=train_batch_size,
             eval_batch_size=eval_batch_size, layerwise_lr_decay=layerwise_lr_decay,

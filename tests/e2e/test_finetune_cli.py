@@ -63,6 +63,27 @@ def test_finetune_cli_on_sst2(tmp_path):
     assert list((out / "logs" / "train").glob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
+def test_finetune_cli_on_conll2003_ner_from_random_init(tmp_path):
+    model = _tiny_model_dir(tmp_path / "tiny")
+    out = tmp_path / "ner"
+    result = _run("--task=ner", f"--data_dir={shared_data_dir() / 'conll2003'}",
+                  f"--init_checkpoint={model}", f"--model_dir={out}", "--random_init",
+                  "--max_train_examples=300", "--max_eval_examples=200",
+                  "--num_train_epochs=1", "--max_seq_length=64", "--verbose=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "eval_results.json").read_text())
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "task": "ner", "metrics": results["metrics"]}
+    assert results["hparams"]["random_init"] is True
+    assert results["train_examples"] == 300
+    assert {"precision", "recall", "f1", "accuracy"} <= set(results["metrics"])
+    assert all(0.0 <= results["metrics"][k] <= 1.0 for k in ("precision", "recall", "f1"))
+    sentences = (out / "dev_predictions.txt").read_text().strip().split("\n\n")
+    assert len(sentences) == 200
+    assert (out / "model.keras").is_file()
+
+
 def test_finetune_cli_errors_are_one_line(tmp_path):
     result = _run("--task=sst", f"--data_dir={SST2}", f"--init_checkpoint={tmp_path}",
                   f"--model_dir={tmp_path / 'out'}")
