@@ -11,7 +11,11 @@
         --init_checkpoint=runs/tiny --model_dir=/tmp/smoke --max_train_examples=2000 \
         --num_train_epochs=1
 
-Token tagging (NER, chunking) on CoNLL-style column files:
+SQuAD (1.1, or 2.0 with --task=squad_v2) and token tagging (NER, chunking) on
+CoNLL-style column files:
+
+    python -m keras_electra.finetune --task=squad --data_dir=squad_v1.1 \
+        --init_checkpoint=runs/small --model_dir=runs/small_squad   # train-v1.1.json, dev-v1.1.json
 
     python -m keras_electra.finetune --task=ner --data_dir=conll2003 \
         --init_checkpoint=runs/small --model_dir=runs/small_ner   # train.txt, valid.txt
@@ -39,12 +43,17 @@ import sys
 from absl import app, flags
 
 flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, "
-                    "wnli (mnli scores dev_matched and dev_mismatched); or tagging: ner "
-                    "(alias conll2003), chunk.", required=True)
+                    "wnli (mnli scores dev_matched and dev_mismatched); squad (1.1), squad_v2 "
+                    "(2.0); or tagging: ner (alias conll2003), chunk.", required=True)
 flags.DEFINE_string("data_dir", None, "The task's folder (glue_data/SST-2; for tagging one "
                     "with train.txt and valid.txt, or give --train_file/--dev_file).")
-flags.DEFINE_string("train_file", None, "Tagging: training file (default DATA_DIR/train.txt).")
-flags.DEFINE_string("dev_file", None, "Tagging: dev file (default DATA_DIR/valid.txt).")
+flags.DEFINE_string("train_file", None, "Tagging/SQuAD: training file (default DATA_DIR/"
+                    "train.txt, train-v1.1.json or train-v2.0.json).")
+flags.DEFINE_string("dev_file", None, "Tagging/SQuAD: dev file (default DATA_DIR/valid.txt, "
+                    "dev-v1.1.json or dev-v2.0.json).")
+flags.DEFINE_integer("doc_stride", 128, "SQuAD: tokens between the starts of context windows.")
+flags.DEFINE_integer("max_query_length", 64, "SQuAD: question tokens kept.")
+flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer in tokens.")
 flags.DEFINE_string("test_file", None, "Tagging: optional labelled test file, scored too.")
 flags.DEFINE_integer("tag_column", -1, "Tagging: column of the tag (default the last; "
                      "CoNLL-2003 chunk tags are column 2).")
@@ -57,7 +66,8 @@ flags.DEFINE_float("num_train_epochs", None, "Passes over the training set "
                    "(default: 10 for rte and stsb, else 3).")
 flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
 flags.DEFINE_integer("eval_batch_size", 32, "Batch size of dev and test prediction.")
-flags.DEFINE_integer("max_seq_length", 128, "Tokens per example ([CLS] and [SEP]s included); "
+flags.DEFINE_integer("max_seq_length", None, "Tokens per example (default 128; 512 for SQuAD, as "
+                     "the original); [CLS] and [SEP]s included; "
                      "pairs are truncated longest-first.")
 flags.DEFINE_float("layerwise_lr_decay", 0.8, "Learning-rate factor per layer below the top "
                    "(0 disables; original: 0.9 for Large).")
@@ -68,8 +78,8 @@ flags.DEFINE_integer("num_seeds", 1, "Runs with seeds 0..N-1; eval_results.json 
 flags.DEFINE_bool("do_predict", False, "Also predict the test set(s) in GLUE submission format.")
 flags.DEFINE_integer("max_train_examples", None, "Train on the first N examples only "
                      "(smoke runs).")
-flags.DEFINE_integer("max_eval_examples", None, "Tagging: score the first N dev (and test) "
-                     "sentences only (smoke runs).")
+flags.DEFINE_integer("max_eval_examples", None, "Tagging/SQuAD: score the first N dev (and "
+                     "test) sentences or questions only (smoke runs).")
 flags.DEFINE_bool("double_unordered", True, "MRPC and STS-B: also train on every pair in "
                   "the other order (the original's default).")
 flags.DEFINE_integer("log_every", 100, "Optimizer steps between TensorBoard summaries.")
@@ -81,13 +91,14 @@ FLAGS = flags.FLAGS
 
 
 TAGGING_TASKS = ("ner", "conll2003", "chunk")
+SQUAD_TASKS = {"squad": "1.1", "squad_v2": "2.0"}
 
 
 def main(argv):
     del argv
     common = dict(
         learning_rate=FLAGS.learning_rate, train_batch_size=FLAGS.train_batch_size,
-        eval_batch_size=FLAGS.eval_batch_size, max_seq_length=FLAGS.max_seq_length,
+        eval_batch_size=FLAGS.eval_batch_size,
         layerwise_lr_decay=FLAGS.layerwise_lr_decay, weight_decay=FLAGS.weight_decay,
         warmup_proportion=FLAGS.warmup_proportion, num_seeds=FLAGS.num_seeds,
         max_train_examples=FLAGS.max_train_examples, log_every=FLAGS.log_every,
@@ -95,6 +106,8 @@ def main(argv):
     try:
         if FLAGS.task in TAGGING_TASKS:
             results = _tagging(common)
+        elif FLAGS.task in SQUAD_TASKS:
+            results = _squad(common)
         else:
             from keras_electra.training.run_finetuning import run_finetuning
 
@@ -103,27 +116,44 @@ def main(argv):
             results = run_finetuning(
                 FLAGS.task, FLAGS.data_dir, FLAGS.init_checkpoint, FLAGS.model_dir,
                 num_train_epochs=FLAGS.num_train_epochs, do_predict=FLAGS.do_predict,
-                double_unordered=FLAGS.double_unordered, **common)
+                double_unordered=FLAGS.double_unordered,
+                max_seq_length=FLAGS.max_seq_length or 128, **common)
     except ValueError as e:
         sys.exit(f"error: {e}")
     print(json.dumps({"task": FLAGS.task, "metrics": results["metrics"]}, sort_keys=True))
 
 
+def _data_file(flag_value, name, flag):
+    if flag_value:
+        return flag_value
+    if not FLAGS.data_dir:
+        raise ValueError(f"--task={FLAGS.task} needs --{flag} or --data_dir.")
+    return os.path.join(FLAGS.data_dir, name)
+
+
 def _tagging(common):
     from keras_electra.training.run_tagging import run_tagging
 
-    def data_file(flag_value, name, flag):
-        if flag_value:
-            return flag_value
-        if not FLAGS.data_dir:
-            raise ValueError(f"--task={FLAGS.task} needs --{flag} or --data_dir.")
-        return os.path.join(FLAGS.data_dir, name)
-
     return run_tagging(
-        data_file(FLAGS.train_file, "train.txt", "train_file"),
-        data_file(FLAGS.dev_file, "valid.txt", "dev_file"),
+        _data_file(FLAGS.train_file, "train.txt", "train_file"),
+        _data_file(FLAGS.dev_file, "valid.txt", "dev_file"),
         FLAGS.init_checkpoint, FLAGS.model_dir, test_file=FLAGS.test_file,
         tag_column=FLAGS.tag_column, num_train_epochs=FLAGS.num_train_epochs or 3.0,
+        max_seq_length=FLAGS.max_seq_length or 128,
+        max_eval_examples=FLAGS.max_eval_examples, **common)
+
+
+def _squad(common):
+    from keras_electra.training.run_squad import run_squad
+
+    version = SQUAD_TASKS[FLAGS.task]
+    return run_squad(
+        version, _data_file(FLAGS.train_file, f"train-v{version}.json", "train_file"),
+        _data_file(FLAGS.dev_file, f"dev-v{version}.json", "dev_file"),
+        FLAGS.init_checkpoint, FLAGS.model_dir,
+        num_train_epochs=FLAGS.num_train_epochs or 2.0,
+        max_seq_length=FLAGS.max_seq_length or 512, doc_stride=FLAGS.doc_stride,
+        max_query_length=FLAGS.max_query_length, max_answer_length=FLAGS.max_answer_length,
         max_eval_examples=FLAGS.max_eval_examples, **common)
 
 

@@ -84,6 +84,26 @@ def test_finetune_cli_on_conll2003_ner_from_random_init(tmp_path):
     assert (out / "model.keras").is_file()
 
 
+@pytest.mark.slow
+def test_finetune_cli_on_squad_v1(tmp_path):
+    model = _tiny_model_dir(tmp_path / "tiny")
+    out = tmp_path / "squad"
+    squad = shared_data_dir() / "squad_v1.1"
+    result = _run("--task=squad", f"--train_file={squad / 'train-subset.json'}",
+                  f"--data_dir={squad}", f"--init_checkpoint={model}", f"--model_dir={out}",
+                  "--max_train_examples=100", "--max_eval_examples=50", "--num_train_epochs=1",
+                  "--max_seq_length=64", "--max_query_length=24", "--doc_stride=32",
+                  "--verbose=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "eval_results.json").read_text())
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "task": "squad", "metrics": results["metrics"]}
+    assert (results["train_examples"], results["dev_examples"]) == (100, 50)
+    assert results["hparams"]["max_seq_length"] == 64
+    assert 0.0 <= results["metrics"]["f1"] <= 100.0
+    assert len(json.loads((out / "dev_predictions.json").read_text())) == 50
+
+
 def test_finetune_cli_errors_are_one_line(tmp_path):
     result = _run("--task=sst", f"--data_dir={SST2}", f"--init_checkpoint={tmp_path}",
                   f"--model_dir={tmp_path / 'out'}")

@@ -33,7 +33,6 @@ def _tiny_model_dir(path, vocab_words=3000):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (CONLL / "train.txt").exists(), reason="shared CoNLL-2003 data not present")
 def test_tagging_on_conll2003(tmp_path):
     model = _tiny_model_dir(tmp_path / "tiny")
     out = tmp_path / "ner"

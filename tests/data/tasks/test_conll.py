@@ -67,7 +67,6 @@ def test_bad_conll_lines(tmp_path):
         read_conll(path, tag_column=4)
 
 
-@pytest.mark.skipif(not CONLL_VALID.exists(), reason="shared CoNLL-2003 data not present")
 def test_real_conll_valid():
     sentences = read_conll(CONLL_VALID)
     # SOURCES.md: 3,250 sentences, 51,362 tokens, 5,942 entities.

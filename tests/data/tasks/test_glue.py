@@ -163,7 +163,6 @@ def test_blank_lines_and_crlf_are_tolerated(tmp_path):
         TaskExample("dev-0", "good", None, "1"), TaskExample("dev-1", "bad", None, "0")]
 
 
-@pytest.mark.skipif(not (GLUE_DIR / "CoLA").is_dir(), reason="shared GLUE data not present")
 def test_real_cola():
     dev = read_glue("cola", str(GLUE_DIR / "CoLA"), "dev")
     # SOURCES.md: 1,043 dev rows, 721 acceptable / 322 not; 8,551 train rows.
@@ -177,7 +176,6 @@ def test_real_cola():
         "Our friends won't buy this analysis, let alone the next one we propose.")
 
 
-@pytest.mark.skipif(not (GLUE_DIR / "SST-2").is_dir(), reason="shared GLUE data not present")
 def test_real_sst2():
     dev = read_glue("sst2", str(GLUE_DIR / "SST-2"), "dev")
     # SOURCES.md: 872 dev rows, 444 positive / 428 negative; 67,349 train rows.

@@ -72,7 +72,6 @@ def test_bad_squad_files(tmp_path, qas, message):
         read_squad(path)
 
 
-@pytest.mark.skipif(not SQUAD_DEV.exists(), reason="shared SQuAD data not present")
 def test_real_squad_dev():
     examples = read_squad(SQUAD_DEV)
     # SOURCES.md: 10,570 questions, 34,726 answers, all answerable.
