@@ -257,12 +257,14 @@ def run_finetuning(
     glue_task = _finetuning_task(task)
     if num_train_epochs is None:
         num_train_epochs = default_num_train_epochs(task)
-    _check_hparams(learning_rate=learning_rate, num_train_epochs=num_train_epochs,
-                   train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
-                   max_seq_length=max_seq_length, layerwise_lr_decay=layerwise_lr_decay,
-                   weight_decay=weight_decay, warmup_proportion=warmup_proportion,
-                   num_seeds=num_seeds, max_train_examples=max_train_examples,
-                   log_every=log_every)
+    check_hparams(learning_rate=learning_rate, num_train_epochs=num_train_epochs,
+                  train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
+                  layerwise_lr_decay=layerwise_lr_decay, weight_decay=weight_decay,
+                  warmup_proportion=warmup_proportion, num_seeds=num_seeds,
+                  max_train_examples=max_train_examples, log_every=log_every)
+    if max_seq_length < 3:
+        raise ValueError(f"--max_seq_length must be >= 3 ([CLS] a [SEP] b [SEP] needs 3 "
+                         f"special tokens), got {max_seq_length}.")
     hparams = dict(learning_rate=learning_rate, num_train_epochs=num_train_epochs,
                    train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
                    max_seq_length=max_seq_length, layerwise_lr_decay=layerwise_lr_decay,
@@ -320,11 +322,11 @@ def run_finetuning(
             weight_decay=weight_decay, warmup_proportion=warmup_proportion,
             log_every=log_every, verbose=verbose, callbacks=callbacks)
         results["per_seed"].append(seed_result)
-        logging.info("%s seed %d: %s", task, seed, _format(seed_result["metrics"]))
+        logging.info("%s seed %d: %s", task, seed, format_metrics(seed_result["metrics"]))
         results["metrics"] = median_metrics([r["metrics"] for r in results["per_seed"]])
         # Rewritten after every seed, so a long multi-seed run shows its progress.
         write_json(results, os.path.join(model_dir, RESULTS_NAME))
-    logging.info("%s: median over %d seed(s): %s", task, num_seeds, _format(results["metrics"]))
+    logging.info("%s: median over %d seed(s): %s", task, num_seeds, format_metrics(results["metrics"]))
     return results
 
 
@@ -473,21 +475,37 @@ def _finetuning_task(name):
         raise ValueError(f"--task={name}: {e}") from None
 
 
-def _check_hparams(**values):
-    positive = ("learning_rate", "num_train_epochs", "train_batch_size", "eval_batch_size",
-                "num_seeds", "max_train_examples", "log_every")
-    for name in positive:
-        if values[name] is not None and not values[name] > 0:
-            raise ValueError(f"--{name} must be positive, got {values[name]!r}.")
-    if values["max_seq_length"] < 3:
-        raise ValueError(f"--max_seq_length must be >= 3 ([CLS] a [SEP] b [SEP] needs 3 "
-                         f"special tokens), got {values['max_seq_length']}.")
-    for name in ("layerwise_lr_decay", "warmup_proportion"):
-        if not 0 <= values[name] <= 1:
-            raise ValueError(f"--{name} must be in [0, 1], got {values[name]!r}.")
-    if values["weight_decay"] < 0:
-        raise ValueError(f"--weight_decay must be >= 0, got {values['weight_decay']!r}.")
+_POSITIVE = ("learning_rate", "num_train_epochs", "train_batch_size", "eval_batch_size",
+             "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+             "num_seeds", "max_train_examples", "max_eval_examples", "log_every")
+_FRACTIONS = ("layerwise_lr_decay", "warmup_proportion")
+_NON_NEGATIVE = ("weight_decay", "answerable_weight")
 
 
-def _format(metrics):
+def check_hparams(**values):
+    """One-line errors naming the flag for out-of-range fine-tuning settings.
+
+    Shared by the GLUE, SQuAD and tagging runners; `None` means "not set".
+    Each runner checks its own `max_seq_length` minimum.
+
+    Example:
+
+    >>> check_hparams(learning_rate=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: --learning_rate must be positive, got 0.0.
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in _FRACTIONS and not 0 <= value <= 1:
+            raise ValueError(f"--{name} must be in [0, 1], got {value!r}.")
+        if name in _NON_NEGATIVE and value < 0:
+            raise ValueError(f"--{name} must be >= 0, got {value!r}.")
+        if name in _POSITIVE and not value > 0:
+            raise ValueError(f"--{name} must be positive, got {value!r}.")
+
+
+def format_metrics(metrics):
+    """`name 0.1234, ...` for log lines."""
     return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())

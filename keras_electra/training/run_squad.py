@@ -77,8 +77,8 @@ from keras_electra.models.task_builders import build_task_model, discriminator_f
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import write_json
 from keras_electra.training.run_finetuning import (
-    RESULTS_NAME, TASK_MODEL_NAME, finetuning_optimizer, load_pretrained, median_metrics,
-    save_task_model)
+    RESULTS_NAME, TASK_MODEL_NAME, check_hparams, finetuning_optimizer, format_metrics,
+    load_pretrained, median_metrics, save_task_model)
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
 
@@ -192,7 +192,12 @@ def run_squad(
                    layerwise_lr_decay=layerwise_lr_decay, weight_decay=weight_decay,
                    warmup_proportion=warmup_proportion, max_train_examples=max_train_examples,
                    max_eval_examples=max_eval_examples, random_init=random_init)
-    _check_hparams(**hparams, num_seeds=num_seeds, log_every=log_every)
+    check_hparams(**hparams, num_seeds=num_seeds, log_every=log_every)
+    # [CLS] question [SEP] context [SEP] with at least one context piece.
+    if max_seq_length < max_query_length + 4:
+        raise ValueError(f"--max_seq_length={max_seq_length} leaves no room for context after "
+                         f"a --max_query_length={max_query_length} question and 3 special "
+                         "tokens.")
 
     # Data first: reading it is cheap and its errors should not wait for a model.
     train = _read(train_file, version, max_train_examples, "training")
@@ -255,11 +260,11 @@ def run_squad(
             warmup_proportion=warmup_proportion, log_every=log_every, verbose=verbose,
             callbacks=callbacks)
         results["per_seed"].append(seed_result)
-        logging.info("%s seed %d: %s", task, seed, _format(seed_result["metrics"]))
+        logging.info("%s seed %d: %s", task, seed, format_metrics(seed_result["metrics"]))
         results["metrics"] = median_metrics([r["metrics"] for r in results["per_seed"]])
         # Rewritten after every seed, so a long multi-seed run shows its progress.
         write_json(results, os.path.join(model_dir, RESULTS_NAME))
-    logging.info("%s: median over %d seed(s): %s", task, num_seeds, _format(results["metrics"]))
+    logging.info("%s: median over %d seed(s): %s", task, num_seeds, format_metrics(results["metrics"]))
     return results
 
 
@@ -493,27 +498,3 @@ def _read(path, version, max_examples, split):
         raise ValueError(f"{path}: {impossible} unanswerable (is_impossible) question(s); "
                          "that is SQuAD 2.0 (--task=squad_v2).")
     return examples
-
-
-def _check_hparams(**values):
-    positive = ("learning_rate", "num_train_epochs", "train_batch_size", "eval_batch_size",
-                "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
-                "num_seeds", "max_train_examples", "max_eval_examples", "log_every")
-    for name in positive:
-        if values[name] is not None and not values[name] > 0:
-            raise ValueError(f"--{name} must be positive, got {values[name]!r}.")
-    # [CLS] question [SEP] context [SEP] with at least one context piece.
-    if values["max_seq_length"] < values["max_query_length"] + 4:
-        raise ValueError(f"--max_seq_length={values['max_seq_length']} leaves no room for "
-                         f"context after a --max_query_length={values['max_query_length']} "
-                         "question and 3 special tokens.")
-    for name in ("layerwise_lr_decay", "warmup_proportion"):
-        if not 0 <= values[name] <= 1:
-            raise ValueError(f"--{name} must be in [0, 1], got {values[name]!r}.")
-    for name in ("weight_decay", "answerable_weight"):
-        if values[name] < 0:
-            raise ValueError(f"--{name} must be >= 0, got {values[name]!r}.")
-
-
-def _format(metrics):
-    return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())

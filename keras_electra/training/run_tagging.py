@@ -83,8 +83,8 @@ from keras_electra.models.task_builders import build_task_model, discriminator_f
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import write_json
 from keras_electra.training.run_finetuning import (
-    RESULTS_NAME, TASK_MODEL_NAME, finetuning_optimizer, load_pretrained, median_metrics,
-    save_task_model, starting_point)
+    RESULTS_NAME, TASK_MODEL_NAME, check_hparams, finetuning_optimizer, format_metrics,
+    load_pretrained, median_metrics, save_task_model, starting_point)
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
 
@@ -163,12 +163,15 @@ def run_tagging(
         truncated words of each scored file), `num_train_steps` and the
         hyperparameters.
     """
-    _check_hparams(learning_rate=learning_rate, num_train_epochs=num_train_epochs,
-                   train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
-                   max_seq_length=max_seq_length, layerwise_lr_decay=layerwise_lr_decay,
-                   weight_decay=weight_decay, warmup_proportion=warmup_proportion,
-                   num_seeds=num_seeds, max_train_examples=max_train_examples,
-                   max_eval_examples=max_eval_examples, log_every=log_every)
+    check_hparams(learning_rate=learning_rate, num_train_epochs=num_train_epochs,
+                  train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
+                  max_seq_length=max_seq_length, layerwise_lr_decay=layerwise_lr_decay,
+                  weight_decay=weight_decay, warmup_proportion=warmup_proportion,
+                  num_seeds=num_seeds, max_train_examples=max_train_examples,
+                  max_eval_examples=max_eval_examples, log_every=log_every)
+    if max_seq_length < 3:
+        raise ValueError(f"--max_seq_length must be >= 3 ([CLS] word [SEP]), got "
+                         f"{max_seq_length}.")
     hparams = dict(learning_rate=learning_rate, num_train_epochs=num_train_epochs,
                    train_batch_size=train_batch_size, eval_batch_size=eval_batch_size,
                    max_seq_length=max_seq_length, layerwise_lr_decay=layerwise_lr_decay,
@@ -244,11 +247,11 @@ def run_tagging(
             warmup_proportion=warmup_proportion, log_every=log_every, verbose=verbose,
             callbacks=callbacks)
         results["per_seed"].append(seed_result)
-        logging.info("tagging seed %d: %s", seed, _format(seed_result["metrics"]))
+        logging.info("tagging seed %d: %s", seed, format_metrics(seed_result["metrics"]))
         results["metrics"] = median_metrics([r["metrics"] for r in results["per_seed"]])
         # Rewritten after every seed, so a long multi-seed run shows its progress.
         write_json(results, os.path.join(model_dir, RESULTS_NAME))
-    logging.info("tagging: median over %d seed(s): %s", num_seeds, _format(results["metrics"]))
+    logging.info("tagging: median over %d seed(s): %s", num_seeds, format_metrics(results["metrics"]))
     return results
 
 
@@ -375,23 +378,3 @@ def _log_truncation(name, sentences, encoded, max_seq_length):
             "(not trained on; predicted %s and counted when scored).", name,
             int(np.sum(kept < lengths)), len(sentences), max_seq_length,
             int(np.sum(lengths - kept)), TRUNCATED_TAG)
-
-
-def _check_hparams(**values):
-    positive = ("learning_rate", "num_train_epochs", "train_batch_size", "eval_batch_size",
-                "num_seeds", "max_train_examples", "max_eval_examples", "log_every")
-    for name in positive:
-        if values[name] is not None and not values[name] > 0:
-            raise ValueError(f"--{name} must be positive, got {values[name]!r}.")
-    if values["max_seq_length"] < 3:
-        raise ValueError(f"--max_seq_length must be >= 3 ([CLS] word [SEP]), got "
-                         f"{values['max_seq_length']}.")
-    for name in ("layerwise_lr_decay", "warmup_proportion"):
-        if not 0 <= values[name] <= 1:
-            raise ValueError(f"--{name} must be in [0, 1], got {values[name]!r}.")
-    if values["weight_decay"] < 0:
-        raise ValueError(f"--weight_decay must be >= 0, got {values['weight_decay']!r}.")
-
-
-def _format(metrics):
-    return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())
