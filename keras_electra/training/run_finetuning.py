@@ -311,22 +311,37 @@ def run_finetuning(
         "hparams": hparams,
         "per_seed": [],
     }
-    for seed in range(num_seeds):
-        output_dir = model_dir if num_seeds == 1 else os.path.join(model_dir, f"seed_{seed}")
-        os.makedirs(output_dir, exist_ok=True)
-        seed_result = _run_seed(
-            seed, glue_task, starting_point(pretrainer, config, seed, random_init), encoder, train, dev_sets, test_sets, output_dir,
+    return run_seeds(
+        results, model_dir, num_seeds, task,
+        lambda seed, output_dir: _run_seed(
+            seed, glue_task, starting_point(pretrainer, config, seed, random_init), encoder,
+            train, dev_sets, test_sets, output_dir,
             num_train_steps=num_train_steps, steps_per_epoch=steps_per_epoch,
             learning_rate=learning_rate, train_batch_size=train_batch_size,
             eval_batch_size=eval_batch_size, layerwise_lr_decay=layerwise_lr_decay,
             weight_decay=weight_decay, warmup_proportion=warmup_proportion,
-            log_every=log_every, verbose=verbose, callbacks=callbacks)
+            log_every=log_every, verbose=verbose, callbacks=callbacks))
+
+
+def run_seeds(results, model_dir, num_seeds, name, run_seed):
+    """Runs `run_seed(seed, output_dir)` for seeds 0..num_seeds-1 and records medians.
+
+    Shared by the GLUE, SQuAD and tagging runners: `output_dir` is
+    `model_dir` itself for one seed, else `model_dir/seed_<i>`; each seed's
+    result is appended to `results["per_seed"]`, `results["metrics"]` holds
+    the medians so far, and `eval_results.json` is rewritten after every
+    seed, so a long multi-seed run shows its progress. Returns `results`.
+    """
+    for seed in range(num_seeds):
+        output_dir = model_dir if num_seeds == 1 else os.path.join(model_dir, f"seed_{seed}")
+        os.makedirs(output_dir, exist_ok=True)
+        seed_result = run_seed(seed, output_dir)
         results["per_seed"].append(seed_result)
-        logging.info("%s seed %d: %s", task, seed, format_metrics(seed_result["metrics"]))
+        logging.info("%s seed %d: %s", name, seed, format_metrics(seed_result["metrics"]))
         results["metrics"] = median_metrics([r["metrics"] for r in results["per_seed"]])
-        # Rewritten after every seed, so a long multi-seed run shows its progress.
         write_json(results, os.path.join(model_dir, RESULTS_NAME))
-    logging.info("%s: median over %d seed(s): %s", task, num_seeds, format_metrics(results["metrics"]))
+    logging.info("%s: median over %d seed(s): %s", name, num_seeds,
+                 format_metrics(results["metrics"]))
     return results
 
 

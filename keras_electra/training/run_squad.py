@@ -68,7 +68,6 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_electra.builders import build_pretrainer
 from keras_electra.data.tasks.squad import read_squad, squad_predictions, squad_windows
 from keras_electra.data.tokenizer import make_tokenizer
 from keras_electra.metrics.squad_metrics import squad_v1_metrics, squad_v2_metrics
@@ -77,8 +76,8 @@ from keras_electra.models.task_builders import build_task_model, discriminator_f
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import write_json
 from keras_electra.training.run_finetuning import (
-    RESULTS_NAME, TASK_MODEL_NAME, check_hparams, finetuning_optimizer, format_metrics,
-    load_pretrained, median_metrics, save_task_model)
+    TASK_MODEL_NAME, check_hparams, finetuning_optimizer,
+    load_pretrained, run_seeds, save_task_model, starting_point)
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
 
@@ -242,14 +241,11 @@ def run_squad(
         "hparams": hparams,
         "per_seed": [],
     }
-    for seed in range(num_seeds):
-        output_dir = model_dir if num_seeds == 1 else os.path.join(model_dir, f"seed_{seed}")
-        os.makedirs(output_dir, exist_ok=True)
-        if random_init:
-            keras.utils.set_random_seed(seed)
-            pretrainer = build_pretrainer(config)  # same shapes, random weights
-        seed_result = _run_seed(
-            seed, pretrainer, train_data, dev, dev_windows, dev_features, output_dir,
+    return run_seeds(
+        results, model_dir, num_seeds, task,
+        lambda seed, output_dir: _run_seed(
+            seed, starting_point(pretrainer, config, seed, random_init), train_data, dev,
+            dev_windows, dev_features, output_dir,
             version_2=version_2, answerability=answerability,
             answerable_weight=answerable_weight, null_odds_threshold=null_odds_threshold,
             num_train_steps=num_train_steps, steps_per_epoch=steps_per_epoch,
@@ -258,14 +254,7 @@ def run_squad(
             n_best_size=n_best_size, max_answer_length=max_answer_length,
             layerwise_lr_decay=layerwise_lr_decay, weight_decay=weight_decay,
             warmup_proportion=warmup_proportion, log_every=log_every, verbose=verbose,
-            callbacks=callbacks)
-        results["per_seed"].append(seed_result)
-        logging.info("%s seed %d: %s", task, seed, format_metrics(seed_result["metrics"]))
-        results["metrics"] = median_metrics([r["metrics"] for r in results["per_seed"]])
-        # Rewritten after every seed, so a long multi-seed run shows its progress.
-        write_json(results, os.path.join(model_dir, RESULTS_NAME))
-    logging.info("%s: median over %d seed(s): %s", task, num_seeds, format_metrics(results["metrics"]))
-    return results
+            callbacks=callbacks))
 
 
 def _run_seed(seed, pretrainer, train_data, dev, dev_windows, dev_features, output_dir, *,

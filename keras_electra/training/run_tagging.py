@@ -81,10 +81,9 @@ from keras_electra.data.tokenizer import make_tokenizer
 from keras_electra.metrics.tagging_metrics import entity_metrics
 from keras_electra.models.task_builders import build_task_model, discriminator_from_pretrainer
 from keras_electra.training.callbacks import NonFiniteLossGuard
-from keras_electra.training.checkpoints import write_json
 from keras_electra.training.run_finetuning import (
-    RESULTS_NAME, TASK_MODEL_NAME, check_hparams, finetuning_optimizer, format_metrics,
-    load_pretrained, median_metrics, save_task_model, starting_point)
+    TASK_MODEL_NAME, check_hparams, finetuning_optimizer,
+    load_pretrained, run_seeds, save_task_model, starting_point)
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
 
@@ -235,24 +234,17 @@ def run_tagging(
         "hparams": hparams,
         "per_seed": [],
     }
-    for seed in range(num_seeds):
-        output_dir = model_dir if num_seeds == 1 else os.path.join(model_dir, f"seed_{seed}")
-        os.makedirs(output_dir, exist_ok=True)
-        seed_result = _run_seed(
-            seed, starting_point(pretrainer, config, seed, random_init), tags, encoded_train, eval_sentences, encoded_eval, output_dir,
+    return run_seeds(
+        results, model_dir, num_seeds, "tagging",
+        lambda seed, output_dir: _run_seed(
+            seed, starting_point(pretrainer, config, seed, random_init), tags, encoded_train,
+            eval_sentences, encoded_eval, output_dir,
             iob=iob, num_train_steps=num_train_steps, steps_per_epoch=steps_per_epoch,
             learning_rate=learning_rate, train_batch_size=train_batch_size,
             eval_batch_size=eval_batch_size, max_seq_length=max_seq_length,
             layerwise_lr_decay=layerwise_lr_decay, weight_decay=weight_decay,
             warmup_proportion=warmup_proportion, log_every=log_every, verbose=verbose,
-            callbacks=callbacks)
-        results["per_seed"].append(seed_result)
-        logging.info("tagging seed %d: %s", seed, format_metrics(seed_result["metrics"]))
-        results["metrics"] = median_metrics([r["metrics"] for r in results["per_seed"]])
-        # Rewritten after every seed, so a long multi-seed run shows its progress.
-        write_json(results, os.path.join(model_dir, RESULTS_NAME))
-    logging.info("tagging: median over %d seed(s): %s", num_seeds, format_metrics(results["metrics"]))
-    return results
+            callbacks=callbacks))
 
 
 def tagging_scores(gold_tags, predicted_tags, iob=True):
