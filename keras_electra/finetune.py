@@ -22,7 +22,8 @@ CoNLL-style column files:
     python -m keras_electra.finetune --task=chunk --data_dir=conll2003 --tag_column=2 ...
 
 --init_checkpoint is a pre-training model directory of ours
-(`pretrainer.weights.h5`, `config.json`, `vocab.txt`) or a Hugging Face
+(`pretrainer.weights.h5`, `config.json`, `vocab.txt`; a run still going or
+stopped early gives its newest `checkpoints/ckpt-N`) or a Hugging Face
 ELECTRA discriminator directory (`config.json` with "model_type": "electra",
 `model.safetensors`, `vocab.txt`). Defaults are the original ELECTRA
 fine-tuning recipe; the original used --learning_rate=3e-4 for Small, 1e-4

@@ -1,4 +1,5 @@
-"""A pre-training model directory: `config.json`, `vocab.txt`, `pretrainer.weights.h5`.
+"""A pre-training model directory: `config.json`, `vocab.txt`, `pretrainer.weights.h5`
+(written when a run ends) and `checkpoints/` (written while it runs).
 
 Every file is written to a temporary name and renamed, so a crash never
 leaves a half-written file under its final name.
@@ -8,6 +9,9 @@ import json
 import os
 import shutil
 
+import tensorflow as tf
+from absl import logging
+
 from keras_electra.atomic_io import atomic_write_text
 from keras_electra.builders import build_pretrainer
 from keras_electra.config import ElectraConfig
@@ -15,6 +19,7 @@ from keras_electra.config import ElectraConfig
 WEIGHTS_NAME = "pretrainer.weights.h5"
 CONFIG_NAME = "config.json"
 VOCAB_NAME = "vocab.txt"
+CHECKPOINT_DIR = "checkpoints"
 
 
 def write_json(value, path):
@@ -41,6 +46,13 @@ def save_pretrainer(pretrainer, config, model_dir):
     save_weights(pretrainer, os.path.join(model_dir, WEIGHTS_NAME))
 
 
+def load_config(model_dir):
+    """The `ElectraConfig` of a model directory, `vocab_file` pointing at its vocab.txt."""
+    config = ElectraConfig.from_json(os.path.join(model_dir, CONFIG_NAME))
+    vocab = os.path.join(model_dir, VOCAB_NAME)
+    return config.with_overrides({"vocab_file": vocab if os.path.exists(vocab) else None})
+
+
 def load_pretrainer(model_dir):
     """`(pretrainer, config)` rebuilt from a model directory.
 
@@ -48,9 +60,35 @@ def load_pretrainer(model_dir):
 
     >>> pretrainer, config = load_pretrainer("runs/demo")  # doctest: +SKIP
     """
-    config = ElectraConfig.from_json(os.path.join(model_dir, CONFIG_NAME))
-    vocab = os.path.join(model_dir, VOCAB_NAME)
-    config = config.with_overrides({"vocab_file": vocab if os.path.exists(vocab) else None})
+    config = load_config(model_dir)
     pretrainer = build_pretrainer(config)
     pretrainer.load_weights(os.path.join(model_dir, WEIGHTS_NAME))
     return pretrainer, config
+
+
+def load_initial_weights(pretrainer, config, path):
+    """Copies the weights of a model directory, `.weights.h5` file or checkpoint of ours.
+
+    Only the weights: a new run starts with a fresh optimizer at step 0, so
+    they are loaded into an uncompiled model of the same config first (a
+    `.weights.h5` of a compiled model also holds its optimizer).
+    """
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, WEIGHTS_NAME)):
+        path = os.path.join(path, WEIGHTS_NAME)
+    elif os.path.isdir(path):
+        path = tf.train.latest_checkpoint(os.path.join(path, CHECKPOINT_DIR)) or \
+            tf.train.latest_checkpoint(path) or path
+    source = build_pretrainer(config)
+    try:
+        if path.endswith(".weights.h5"):
+            source.load_weights(path)
+        else:
+            tf.train.Checkpoint(model=source).read(path).expect_partial() \
+                .assert_existing_objects_matched()
+    except (ValueError, OSError, tf.errors.OpError, AssertionError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"--init_checkpoint={path}: cannot load it into this config's "
+                         f"model ({first_line}).") from None
+    for target, value in zip(pretrainer.weights, source.weights, strict=True):
+        target.assign(value)
+    logging.info("Initialised from %s", path)

@@ -52,6 +52,7 @@ import statistics
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from keras_electra.atomic_io import atomic_write_text
@@ -67,7 +68,8 @@ from keras_electra.metrics.glue_metrics import glue_metrics
 from keras_electra.models.task_builders import build_task_model, discriminator_from_pretrainer
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import (
-    CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, load_pretrainer, write_json)
+    CHECKPOINT_DIR, CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, load_config, load_initial_weights,
+    load_pretrainer, write_json)
 from keras_electra.training.optimizer import (
     NO_DECAY_NAMES, LayerwiseAdamW, layerwise_learning_rate_multipliers)
 from keras_electra.training.schedules import WarmupLinearDecay
@@ -109,9 +111,11 @@ def load_pretrained(init_checkpoint):
     A directory whose `config.json` says `"model_type": "electra"` is read
     with `from_transformers` (an `ElectraForPreTraining` discriminator; the
     generator is not needed); otherwise it must hold our
-    `pretrainer.weights.h5` (`load_pretrainer`). Either way `config.vocab_file`
-    must be its `vocab.txt`: fine-tuning tokenizes with the pre-training
-    vocabulary.
+    `pretrainer.weights.h5` (`load_pretrainer`) or, for a run that has not
+    finished (or was stopped), the newest checkpoint in its `checkpoints/`
+    (as the original fine-tunes from `model.ckpt-N`). Either way
+    `config.vocab_file` must be its `vocab.txt`: fine-tuning tokenizes with
+    the pre-training vocabulary.
     """
     path = os.path.join(init_checkpoint, CONFIG_NAME)
     if not os.path.isfile(path):
@@ -128,9 +132,14 @@ def load_pretrained(init_checkpoint):
         config = config_from_transformers(init_checkpoint)
     elif os.path.isfile(os.path.join(init_checkpoint, WEIGHTS_NAME)):
         pretrainer, config = load_pretrainer(init_checkpoint)
+    elif tf.train.latest_checkpoint(os.path.join(init_checkpoint, CHECKPOINT_DIR)):
+        config = load_config(init_checkpoint)
+        pretrainer = build_pretrainer(config)
+        load_initial_weights(pretrainer, config, init_checkpoint)
     else:
-        raise ValueError(f"--init_checkpoint={init_checkpoint}: no {WEIGHTS_NAME} (and "
-                         f"{CONFIG_NAME} is not a Hugging Face ELECTRA config).")
+        raise ValueError(f"--init_checkpoint={init_checkpoint}: no {WEIGHTS_NAME} and no "
+                         f"{CHECKPOINT_DIR}/ (and {CONFIG_NAME} is not a Hugging Face ELECTRA "
+                         "config).")
     if not config.vocab_file:
         raise ValueError(f"{os.path.join(init_checkpoint, VOCAB_NAME)}: not found; fine-tuning "
                          "needs the vocabulary the model was pre-trained with.")

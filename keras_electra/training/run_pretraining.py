@@ -27,7 +27,8 @@ from keras_electra.data.tfrecord_checks import (
 from keras_electra.data.vocab import load_vocabulary, train_vocabulary
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import (
-    CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, save_weights, write_json)
+    CHECKPOINT_DIR, CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, load_initial_weights, save_weights,
+    write_json)
 from keras_electra.training.optimizer import create_optimizer
 from keras_electra.training.periodic_checkpoint import PeriodicCheckpoint
 from keras_electra.training.stop_at_step import StopAtStep
@@ -36,7 +37,6 @@ from keras_electra.training.strategies import (
 from keras_electra.training.training_checkpoint import TrainingCheckpoint
 from keras_electra.training.training_summaries import TrainingSummaries
 
-CHECKPOINT_DIR = "checkpoints"
 
 INPUT_FORMATS = ("auto", "text", "tfrecord")
 
@@ -335,34 +335,6 @@ def run_pretraining(
     if chief:
         write_json(summary, os.path.join(model_dir, "metrics.json"))
     return pretrainer, metrics
-
-
-def load_initial_weights(pretrainer, config, path):
-    """Copies the weights of a model directory, `.weights.h5` file or checkpoint of ours.
-
-    Only the weights: a new run starts with a fresh optimizer at step 0, so
-    they are loaded into an uncompiled model of the same config first (a
-    `.weights.h5` of a compiled model also holds its optimizer).
-    """
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, WEIGHTS_NAME)):
-        path = os.path.join(path, WEIGHTS_NAME)
-    elif os.path.isdir(path):
-        path = tf.train.latest_checkpoint(os.path.join(path, CHECKPOINT_DIR)) or \
-            tf.train.latest_checkpoint(path) or path
-    source = build_pretrainer(config)
-    try:
-        if path.endswith(".weights.h5"):
-            source.load_weights(path)
-        else:
-            tf.train.Checkpoint(model=source).read(path).expect_partial() \
-                .assert_existing_objects_matched()
-    except (ValueError, OSError, tf.errors.OpError, AssertionError) as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ValueError(f"--init_checkpoint={path}: cannot load it into this config's "
-                         f"model ({first_line}).") from None
-    for target, value in zip(pretrainer.weights, source.weights, strict=True):
-        target.assign(value)
-    logging.info("Initialised from %s", path)
 
 
 def _read_summary(model_dir):

@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from keras_electra.builders import build_pretrainer
 from keras_electra.data.vocab import write_vocabulary
+from keras_electra.training.run_finetuning import load_pretrained
 from keras_electra.training.run_pretraining import run_pretraining
 from keras_electra.training.training_summaries import read_scalars
 from tests.test_case import tiny_config
@@ -84,6 +86,26 @@ def test_init_checkpoint_starts_a_new_run_from_other_weights(tmp_path, corpus):
         run_pretraining(tiny_config(vocab_size=size, hidden_size=24), str(tmp_path / "bad"),
                         text, num_train_steps=2, vocab_file=vocab, verbose=0,
                         init_checkpoint=str(tmp_path / "source"))
+
+
+def test_fine_tuning_starts_from_the_newest_checkpoint_of_an_unfinished_run(tmp_path, corpus):
+    text, vocab, size = corpus
+    model_dir = tmp_path / "run"
+    trained, _ = run_pretraining(tiny_config(vocab_size=size), str(model_dir), text,
+                                 num_train_steps=4, save_checkpoints_steps=2,
+                                 vocab_file=vocab, verbose=0)
+    (model_dir / "pretrainer.weights.h5").unlink()  # as if stopped before the end
+    loaded, config = load_pretrained(str(model_dir))
+    assert config.vocab_file == str(model_dir / "vocab.txt")
+    for a, b in zip(trained.weights, loaded.weights, strict=True):  # ckpt-4: the last step
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.array_equal(trained.weights[0].numpy(), build_pretrainer(config).weights[0])
+
+    for path in (model_dir / "checkpoints").iterdir():
+        path.unlink()
+    with pytest.raises(ValueError, match=r"^--init_checkpoint=.*/run: no pretrainer.weights.h5 "
+                                         r"and no checkpoints/"):
+        load_pretrained(str(model_dir))
 
 
 def test_batch_must_split_over_replicas(tmp_path, corpus):
