@@ -8,6 +8,7 @@ CLIS = {
     "keras-electra-build-vocab": "keras_electra.build_vocab:run",
     "keras-electra-build-pretraining-data": "keras_electra.build_pretraining_data:run",
     "keras-electra-convert": "keras_electra.convert.__main__:run",
+    "keras-electra-export": "keras_electra.export.__main__:run",
     "keras-electra-demo": "keras_electra.demo:run",
 }
 
@@ -31,9 +32,15 @@ setuptools.setup(
         "scikit-learn>=1.3",
         "scipy>=1.10",
         "seqeval>=1.2",
+        # Serving (keras_electra.export): PredictRequest/PredictionLog protos for
+        # warmup records and the client; the LiteRT interpreter for --format=tflite.
+        "tensorflow-serving-api==2.21.*",
+        "ai-edge-litert>=2.3",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist", "torch==2.13.0", "transformers>=5"],
+        "test": ["pytest", "pytest-xdist", "torch==2.13.0", "transformers>=5",
+                 # The TF Hub reusable-SavedModel path is checked with the TF Hub stack.
+                 "tensorflow-hub>=0.16", "tf-keras==2.21.*"],
     },
     entry_points={"console_scripts": [f"{name}={target}" for name, target in CLIS.items()]},
 )
