@@ -48,6 +48,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import statistics
 
 import keras
@@ -78,6 +79,7 @@ from keras_electra.training.training_summaries import TrainingSummaries
 
 RESULTS_NAME = "eval_results.json"
 TASK_MODEL_NAME = "model.keras"
+TASK_INFO_NAME = "task.json"
 TEST_DIR = "test_predictions"
 # Tasks the original trains for 10 epochs instead of 3 (small dev sets).
 LONG_TASKS = ("rte", "stsb")
@@ -419,7 +421,11 @@ def _run_seed(seed, task, pretrainer, encoder, train, dev_sets, test_sets, outpu
         _write_predictions(os.path.join(output_dir, TEST_DIR, f"{name}.tsv"), eval_set,
                            predictions, with_labels=False)
 
-    save_task_model(model, os.path.join(output_dir, TASK_MODEL_NAME))
+    save_task_model(model, output_dir, {
+        "task": task.name, "kind": "regression" if task.is_regression else "classification",
+        "labels": None if task.is_regression else list(task.labels),
+        "is_pair": task.layout.text_b is not None, "max_seq_length": encoder.max_seq_length,
+        "do_lower_case": encoder.lowercase, "vocab_file": encoder.vocab_file})
     result = {"seed": seed, "metrics": metrics, "output_dir": output_dir, "step": step,
               "train_loss": float(history.history["loss"][-1])}
     del model, backbone
@@ -427,19 +433,32 @@ def _run_seed(seed, task, pretrainer, encoder, train, dev_sets, test_sets, outpu
     return result
 
 
-def save_task_model(model, path):
-    """Writes the fine-tuned model as a `.keras` archive (config + weights, no optimizer).
+def save_task_model(model, output_dir, task_info):
+    """Writes a self-contained fine-tuned model: `model.keras`, `task.json`, `vocab.txt`.
 
-    An uncompiled copy is saved: the archive of a compiled model also holds
-    its optimizer state, which a served or re-loaded model does not need.
-    Written under a temporary name, then renamed. Load it back with
-    `keras.saving.load_model(path)` (after `import keras_electra`).
+    `model.keras` is an uncompiled copy (config + weights; the archive of a
+    compiled model also holds its optimizer state, which a served or
+    re-loaded model does not need); load it with
+    `keras.saving.load_model(path)` after `import keras_electra`.
+    `task.json` is `task_info` (what serving needs: `kind`, `labels`,
+    `max_seq_length`, `do_lower_case`, ...) with `vocab_file` pointing at the
+    copy of the pre-training vocabulary next to it, so that
+    `python -m keras_electra.export` needs nothing else. Every file is
+    written under a temporary name, then renamed.
     """
     copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
+    path = os.path.join(output_dir, TASK_MODEL_NAME)
     tmp = path[: -len(".keras")] + f".tmp{os.getpid()}.keras"
     copy.save(tmp)
     os.replace(tmp, path)
+    info = dict(task_info)
+    vocab = os.path.join(output_dir, VOCAB_NAME)
+    if os.path.abspath(info["vocab_file"]) != os.path.abspath(vocab):
+        shutil.copyfile(info["vocab_file"], vocab + f".tmp{os.getpid()}")
+        os.replace(vocab + f".tmp{os.getpid()}", vocab)
+    info["vocab_file"] = VOCAB_NAME
+    write_json(info, os.path.join(output_dir, TASK_INFO_NAME))
 
 
 def _predict(model, eval_set, encoder, batch_size):

@@ -76,7 +76,7 @@ from keras_electra.models.task_builders import build_task_model, discriminator_f
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import write_json
 from keras_electra.training.run_finetuning import (
-    TASK_MODEL_NAME, check_hparams, finetuning_optimizer,
+    check_hparams, finetuning_optimizer,
     load_pretrained, run_seeds, save_task_model, starting_point)
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
@@ -241,6 +241,12 @@ def run_squad(
         "hparams": hparams,
         "per_seed": [],
     }
+    task_info = {"task": task, "kind": "span", "version_2": version_2,
+                 "answerability": answerability, "max_seq_length": max_seq_length,
+                 "doc_stride": doc_stride, "max_query_length": max_query_length,
+                 "max_answer_length": max_answer_length, "n_best_size": n_best_size,
+                 "null_odds_threshold": null_odds_threshold,
+                 "do_lower_case": config.do_lower_case, "vocab_file": config.vocab_file}
     return run_seeds(
         results, model_dir, num_seeds, task,
         lambda seed, output_dir: _run_seed(
@@ -254,7 +260,7 @@ def run_squad(
             n_best_size=n_best_size, max_answer_length=max_answer_length,
             layerwise_lr_decay=layerwise_lr_decay, weight_decay=weight_decay,
             warmup_proportion=warmup_proportion, log_every=log_every, verbose=verbose,
-            callbacks=callbacks))
+            callbacks=callbacks, task_info=task_info))
 
 
 def _run_seed(seed, pretrainer, train_data, dev, dev_windows, dev_features, output_dir, *,
@@ -262,7 +268,7 @@ def _run_seed(seed, pretrainer, train_data, dev, dev_windows, dev_features, outp
               num_train_steps, steps_per_epoch, learning_rate, train_batch_size,
               eval_batch_size, max_seq_length, n_best_size, max_answer_length,
               layerwise_lr_decay, weight_decay, warmup_proportion, log_every, verbose,
-              callbacks):
+              callbacks, task_info):
     """Trains one model from the pre-trained weights, answers the dev set, writes its files."""
     keras.utils.set_random_seed(seed)
     model = build_task_model("span_extraction", discriminator_from_pretrainer(pretrainer),
@@ -293,7 +299,7 @@ def _run_seed(seed, pretrainer, train_data, dev, dev_windows, dev_features, outp
     if version_2:
         write_json(answers["best_non_null"], os.path.join(output_dir, BEST_NON_NULL_NAME))
         write_json(answers["null_odds"], os.path.join(output_dir, NULL_ODDS_NAME))
-    save_task_model(model, os.path.join(output_dir, TASK_MODEL_NAME))
+    save_task_model(model, output_dir, task_info)
 
     result = {"seed": seed, "metrics": metrics, "output_dir": output_dir, "step": step,
               "train_loss": float(history.history["loss"][-1])}

@@ -82,7 +82,7 @@ from keras_electra.metrics.tagging_metrics import entity_metrics
 from keras_electra.models.task_builders import build_task_model, discriminator_from_pretrainer
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.run_finetuning import (
-    TASK_MODEL_NAME, check_hparams, finetuning_optimizer,
+    check_hparams, finetuning_optimizer,
     load_pretrained, run_seeds, save_task_model, starting_point)
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.training_summaries import TrainingSummaries
@@ -234,6 +234,9 @@ def run_tagging(
         "hparams": hparams,
         "per_seed": [],
     }
+    task_info = {"task": "tagging", "kind": "tagging", "labels": list(tags), "iob": iob,
+                 "max_seq_length": max_seq_length, "do_lower_case": config.do_lower_case,
+                 "vocab_file": config.vocab_file}
     return run_seeds(
         results, model_dir, num_seeds, "tagging",
         lambda seed, output_dir: _run_seed(
@@ -244,7 +247,7 @@ def run_tagging(
             eval_batch_size=eval_batch_size, max_seq_length=max_seq_length,
             layerwise_lr_decay=layerwise_lr_decay, weight_decay=weight_decay,
             warmup_proportion=warmup_proportion, log_every=log_every, verbose=verbose,
-            callbacks=callbacks))
+            callbacks=callbacks, task_info=task_info))
 
 
 def tagging_scores(gold_tags, predicted_tags, iob=True):
@@ -296,7 +299,7 @@ def conll_predictions_text(sentences, predicted_tags):
 def _run_seed(seed, pretrainer, tags, encoded_train, eval_sentences, encoded_eval, output_dir,
               *, iob, num_train_steps, steps_per_epoch, learning_rate, train_batch_size,
               eval_batch_size, max_seq_length, layerwise_lr_decay, weight_decay,
-              warmup_proportion, log_every, verbose, callbacks):
+              warmup_proportion, log_every, verbose, callbacks, task_info):
     """Trains one model from the pre-trained weights, evaluates it, writes its files."""
     keras.utils.set_random_seed(seed)
     backbone = discriminator_from_pretrainer(pretrainer)
@@ -330,7 +333,7 @@ def _run_seed(seed, pretrainer, tags, encoded_train, eval_sentences, encoded_eva
                           conll_predictions_text(sentences, predicted))
     step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     summaries.write_eval(metrics, step)
-    save_task_model(model, os.path.join(output_dir, TASK_MODEL_NAME))
+    save_task_model(model, output_dir, task_info)
 
     result = {"seed": seed, "metrics": metrics, "per_type": per_type, "output_dir": output_dir,
               "step": step, "train_loss": float(history.history["loss"][-1])}

@@ -184,3 +184,49 @@ def test_export_dir_must_be_a_new_integer_version(pretrained, detector_export, t
     assert not (tmp_path / "electra" / "2").exists()
     assert [p.name for p in (tmp_path / "electra").iterdir()] == [] if (
         tmp_path / "electra").exists() else True
+
+
+def _write_glue(directory, header, rows):
+    directory.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "dev"):
+        (directory / f"{split}.tsv").write_text(header + "".join(rows))
+    return directory
+
+
+@pytest.mark.parametrize("task, header, rows, inputs", [
+    ("sst2", "sentence\tlabel\n", ["a good film\t1\n", "the cat sat\t0\n"] * 8,
+     {"text": ["a good film", "the mat", "", "good " * 100]}),
+    ("mrpc", "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n",
+     [f"{i % 2}\t{i}\t{i}\tthe cat sat on the mat\ta cat sat\n" for i in range(16)],
+     {"text_a": ["the cat sat", "a good film"], "text_b": ["on the mat", ""]}),
+    ("stsb", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\t"
+             "sentence2\tscore\n",
+     [f"{i}\tg\tf\ty\t{i}\ts\ts\tthe cat\ta cat sat\t{i % 5}.0\n" for i in range(16)],
+     {"text_a": ["the cat"], "text_b": ["a good film"]}),
+])
+def test_fine_tuned_classifier_serves_its_labels(pretrained, tmp_path, task, header, rows, inputs):
+    from keras_electra.training.run_finetuning import run_finetuning
+    model_dir, _ = pretrained
+    data = _write_glue(tmp_path / "data", header, rows)
+    run_dir = tmp_path / "run"
+    run_finetuning(task, str(data), str(model_dir), str(run_dir), num_train_epochs=1,
+                   train_batch_size=8, max_seq_length=MAX_SEQ_LENGTH, verbose=0)
+    export_dir = tmp_path / "serving" / task / "3"
+    result = export_saved_model(str(run_dir), str(export_dir))
+    assert result["kind"] == ("regression" if task == "stsb" else "classification")
+
+    served = _fresh_process(export_dir, "serving_default", inputs, tmp_path)
+    model = keras.saving.load_model(str(run_dir / "model.keras"))
+    pair = "text_a" in inputs
+    features = TextPairEncoder(str(run_dir / "vocab.txt"), MAX_SEQ_LENGTH)(
+        tf.constant(inputs["text_a" if pair else "text"]),
+        tf.constant(inputs["text_b"]) if pair else None)
+    logits = np.asarray(model(features))
+    if task == "stsb":
+        np.testing.assert_allclose(served["score"], logits, atol=1e-5)
+        return
+    probabilities = tf.nn.softmax(logits).numpy()
+    np.testing.assert_allclose(served["probabilities"], probabilities, atol=1e-5)
+    labels = ["0", "1"]
+    assert [x.decode() for x in served["label"]] == [labels[i] for i in probabilities.argmax(1)]
+    assert served["label_names"].tolist() == [[b"0", b"1"]] * len(probabilities)

@@ -99,6 +99,11 @@ def test_sst2_learns_the_toy_rule_and_writes_results(tmp_path, pretrained_dir):
     # The saved model (no optimizer) reloads and predicts what the dev file says.
     reloaded = keras.saving.load_model(str(model_dir / "model.keras"))
     assert getattr(reloaded, "optimizer", None) is None
+    # ... and the directory is self-contained for `keras_electra.export`.
+    assert json.loads((model_dir / "task.json").read_text()) == {
+        "task": "sst2", "kind": "classification", "labels": ["0", "1"], "is_pair": False,
+        "max_seq_length": 16, "do_lower_case": True, "vocab_file": "vocab.txt"}
+    assert (model_dir / "vocab.txt").read_text() == (pretrained_dir / "vocab.txt").read_text()
     from keras_electra.data.tasks.glue import get_glue_task, read_glue
     from keras_electra.data.tasks.glue_dataset import decode_predictions, glue_dataset
     from keras_electra.data.text_pair_encoder import TextPairEncoder

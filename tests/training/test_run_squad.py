@@ -162,6 +162,9 @@ def test_squad_v2_answerability_head_and_null_odds(tmp_path, pretrained_dir):
     # The saved model (no optimizer) reloads and gives the same no-answer scores.
     reloaded = keras.saving.load_model(str(model_dir / "model.keras"))
     assert getattr(reloaded, "optimizer", None) is None
+    info = json.loads((model_dir / "task.json").read_text())
+    assert (info["kind"], info["version_2"], info["max_seq_length"], info["doc_stride"]) == \
+        ("span", True, 32, 8)
     tokenizer, _, special = make_tokenizer(str(pretrained_dir / "vocab.txt"))
     windows = squad_windows(examples, tokenizer, special, max_seq_length=32, doc_stride=8,
                             max_query_length=8)

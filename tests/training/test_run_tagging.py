@@ -122,6 +122,10 @@ def test_learns_the_toy_rule_from_iob1_and_writes_results(tmp_path, pretrained_d
     assert saved["tags"] == ["O", "B-LOC", "B-PER", "I-PER"]
     assert (model_dir / "tags.txt").read_text() == "O\nB-LOC\nB-PER\nI-PER\n"
     assert (model_dir / "model.keras").is_file()  # the fine-tuned tagger, reloadable
+    info = json.loads((model_dir / "task.json").read_text())
+    assert (info["kind"], info["labels"], info["vocab_file"]) == \
+        ("tagging", saved["tags"], "vocab.txt")
+    assert (model_dir / "vocab.txt").is_file()
 
     predictions = _read_predictions(model_dir / "dev_predictions.txt")
     assert [[(w, g) for w, g, _ in s] for s in predictions] == dev
