@@ -18,10 +18,8 @@ from absl import logging
 from keras_electra.export.classifier_module import ClassifierModule
 from keras_electra.export.detector_module import DetectorModule
 from keras_electra.export.warmup import write_warmup_requests
-from keras_electra.training.run_finetuning import load_pretrained
-
-TASK_INFO_NAME = "task.json"
-TASK_MODEL_NAME = "model.keras"
+from keras_electra.training.run_finetuning import (
+    TASK_INFO_NAME, TASK_MODEL_NAME, load_pretrained)
 
 # Real requests for the warmup file (and the README's examples).
 WARMUP_TEXTS = [
@@ -65,7 +63,7 @@ def export_saved_model(model_dir, export_dir, max_seq_length=None, warmup=True):
     if os.path.exists(export_dir):
         raise ValueError(f"--export_dir={export_dir}: already exists; TF Serving versions are "
                          "immutable, export to a new version number.")
-    module, kind, examples = _serving_module(model_dir, max_seq_length)
+    module, kind, examples = serving_module(model_dir, max_seq_length)
     # Keras' ExportArchive, not tf.saved_model.save on an object holding the
     # Keras model: it tracks the tf.Variables the endpoints use directly, which
     # TF Serving's (TF1 session) loader needs; a tf.Module holding a Keras 3
@@ -93,8 +91,13 @@ def export_saved_model(model_dir, export_dir, max_seq_length=None, warmup=True):
     return {"export_dir": export_dir, "signatures": sorted(signatures), "kind": kind}
 
 
-def _serving_module(model_dir, max_seq_length):
-    """`(module, kind, warmup inputs)` for a model directory."""
+def serving_module(model_dir, max_seq_length=None):
+    """`(module, kind, warmup inputs)` for a model directory.
+
+    The module (`DetectorModule` or `ClassifierModule`) holds the model and
+    its in-graph text pipeline; its `endpoints()` are what gets exported
+    (also by `export_tflite`, which takes the token-id one).
+    """
     info_path = os.path.join(model_dir, TASK_INFO_NAME)
     if os.path.exists(info_path):
         return _task_module(model_dir, info_path, max_seq_length)

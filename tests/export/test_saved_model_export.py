@@ -1,6 +1,7 @@
 """`export_saved_model` and the `export` CLI: raw-text SavedModels checked as TF Serving uses them."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -230,3 +231,30 @@ def test_fine_tuned_classifier_serves_its_labels(pretrained, tmp_path, task, hea
     labels = ["0", "1"]
     assert [x.decode() for x in served["label"]] == [labels[i] for i in probabilities.argmax(1)]
     assert served["label_names"].tolist() == [[b"0", b"1"]] * len(probabilities)
+
+
+def test_cli_writes_saved_model_and_tflite(pretrained, tmp_path):
+    model_dir, _ = pretrained
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "keras_electra.export",
+                               f"--model_dir={model_dir}", *args], env=env, cwd=str(tmp_path),
+                              capture_output=True, text=True)
+
+    done = cli("--export_dir=serving/electra/7")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["signatures"] == [
+        "detect_ids", "detect_text", "embed_ids", "embed_text", "serving_default"]
+    assert (tmp_path / "serving/electra/7/saved_model.pb").is_file()
+    assert (tmp_path / "serving/electra/7/assets.extra/tf_serving_warmup_requests").is_file()
+
+    done = cli("--format=tflite", "--quantize=dynamic_int8", "--export_dir=detector.tflite")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["quantize"] == "dynamic_int8"
+    assert (tmp_path / "detector.tflite").stat().st_size > 0
+
+    refused = cli("--quantize=dynamic_int8", "--export_dir=serving/electra/8")
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines()[-1] == \
+        "error: --quantize applies to --format=tflite only."
