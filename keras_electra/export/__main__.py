@@ -2,7 +2,7 @@
 
     # pre-trained model: replaced-token detector + embeddings
     python -m keras_electra.export --model_dir=runs/demo --export_dir=serving/electra/1
-    # fine-tuned classifier (a finetune --model_dir, or one of its seed_<i>/)
+    # fine-tuned classifier, tagger or SQuAD model (a finetune --model_dir, or its seed_<i>/)
     python -m keras_electra.export --model_dir=runs/sst2 --export_dir=serving/sst2/1
     docker run -p 8501:8501 -v $PWD/serving/sst2:/models/sst2 -e MODEL_NAME=sst2 \
         tensorflow/serving

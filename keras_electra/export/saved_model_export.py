@@ -17,6 +17,8 @@ from absl import logging
 
 from keras_electra.export.classifier_module import ClassifierModule
 from keras_electra.export.detector_module import DetectorModule
+from keras_electra.export.span_module import SpanModule
+from keras_electra.export.tagger_module import TaggerModule
 from keras_electra.export.warmup import write_warmup_requests
 from keras_electra.training.run_finetuning import (
     TASK_INFO_NAME, TASK_MODEL_NAME, load_pretrained)
@@ -31,6 +33,10 @@ WARMUP_PAIRS = [
     ("The cat sat on the mat.", "A cat was sitting on a mat."),
     ("It rained all day.", "The weather was sunny."),
 ]
+WARMUP_QUESTIONS = [
+    ("Who wrote the letter?", "The letter was written by Ada Lovelace in 1843."),
+    ("When did it rain?", "It rained all day on Sunday, and the weather was sunny on Monday."),
+]
 
 
 def export_saved_model(model_dir, export_dir, max_seq_length=None, warmup=True):
@@ -39,8 +45,9 @@ def export_saved_model(model_dir, export_dir, max_seq_length=None, warmup=True):
     `model_dir` is either a fine-tuning output (`model.keras` with its
     `task.json` and `vocab.txt`, written by `keras_electra.finetune`) or a
     pre-training model directory (ours, or a Hugging Face ELECTRA one); the
-    first gives the task's signatures (`ClassifierModule`), the second the
-    replaced-token detector and embeddings (`DetectorModule`).
+    first gives the task's signatures (`ClassifierModule`, `TaggerModule`,
+    `SpanModule`), the second the replaced-token detector and embeddings
+    (`DetectorModule`).
 
     Args:
         model_dir: the model to export.
@@ -94,7 +101,8 @@ def export_saved_model(model_dir, export_dir, max_seq_length=None, warmup=True):
 def serving_module(model_dir, max_seq_length=None):
     """`(module, kind, warmup inputs)` for a model directory.
 
-    The module (`DetectorModule` or `ClassifierModule`) holds the model and
+    The module (`DetectorModule`, or for a fine-tuned `kind` a
+    `ClassifierModule`, `TaggerModule` or `SpanModule`) holds the model and
     its in-graph text pipeline; its `endpoints()` are what gets exported
     (also by `export_tflite`, which takes the token-id one).
     """
@@ -114,15 +122,27 @@ def _task_module(model_dir, info_path, max_seq_length):
         except json.JSONDecodeError as e:
             raise ValueError(f"{info_path}: not valid JSON ({e.msg}, line {e.lineno}).") from None
     kind = info.get("kind")
-    if kind not in ("classification", "regression"):
+    if kind not in ("classification", "regression", "tagging", "span"):
         raise ValueError(f"{info_path}: kind={kind!r} cannot be exported yet; expected "
-                         "'classification' or 'regression'.")
+                         "'classification', 'regression', 'tagging' or 'span'.")
     import keras_electra  # noqa: F401  (registers the task classes for load_model)
     model = keras.saving.load_model(os.path.join(model_dir, TASK_MODEL_NAME), compile=False)
     vocab_file = os.path.join(model_dir, info.get("vocab_file", "vocab.txt"))
+    lowercase = info.get("do_lower_case", True)
+    if kind == "tagging":
+        module = TaggerModule(model, vocab_file, max_seq_length or info["max_seq_length"],
+                              labels=info.get("labels"), lowercase=lowercase)
+        return module, kind, [{"text": WARMUP_TEXTS}]
+    if kind == "span":
+        # Windows as in fine-tuning; a --max_seq_length override re-cuts them (and the
+        # answers may then differ from the runner's).
+        module = SpanModule(model, vocab_file,
+                            dict(info, max_seq_length=max_seq_length or info["max_seq_length"]))
+        return module, kind, [{"question": [q for q, _ in WARMUP_QUESTIONS],
+                               "context": [c for _, c in WARMUP_QUESTIONS]}]
     module = ClassifierModule(model, vocab_file, max_seq_length or info["max_seq_length"],
                               labels=info.get("labels"), is_pair=info.get("is_pair", False),
-                              lowercase=info.get("do_lower_case", True))
+                              lowercase=lowercase)
     examples = ([{"text_a": [a for a, _ in WARMUP_PAIRS], "text_b": [b for _, b in WARMUP_PAIRS]}]
                 if module.is_pair else [{"text": WARMUP_TEXTS}])
     return module, kind, examples

@@ -75,6 +75,9 @@ def export_tflite(model_dir, output_path, max_seq_length=None, quantize=None):
                          f"pre-training model directory ({CONFIG_NAME}).")
     module, kind, _ = serving_module(model_dir, max_seq_length)
     length = module.text.max_seq_length
+    if kind not in _SIGNATURES:
+        raise ValueError(f"{model_dir}: --format=tflite exports classifiers, regressors and the "
+                         f"pre-trained detector; a {kind!r} model exports as a SavedModel only.")
     name, method, kept = _SIGNATURES[kind]
     outputs_of = getattr(module, method)
     specs = [tf.TensorSpec([1, length], tf.int32, name=n) for n in _ID_NAMES]

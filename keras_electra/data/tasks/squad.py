@@ -176,6 +176,8 @@ def max_context_windows(spans, num_tokens):
     >>> max_context_windows([(0, 4), (3, 4), (6, 4)], 10).tolist()
     [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
     """
+    if not spans:  # a context without pieces has no windows (as in the original)
+        return np.zeros(num_tokens, np.int64)
     scores = np.full((len(spans), num_tokens), -np.inf)
     for i, (start, length) in enumerate(spans):
         position = np.arange(start, start + length)

@@ -139,6 +139,15 @@ def test_long_questions_are_cut(tokenizer):
         squad_windows(_examples()[:1], tokenizer, special, max_seq_length=8)
 
 
+def test_a_context_without_pieces_has_no_windows(tokenizer):
+    tokenizer, special = tokenizer
+    empty = SquadExample("q3", "Who?", "   ", "", -1, (), is_impossible=True)
+    windows = squad_windows([empty, *_examples()[:1]], tokenizer, special, max_seq_length=16,
+                            doc_stride=4)
+    assert {w.example_index for w in windows} == {1}  # the original makes none for it either
+    assert max_context_windows([], 0).tolist() == []
+
+
 def _one_hot_logits(windows, seq):
     start, end = np.zeros((len(windows), seq)), np.zeros((len(windows), seq))
     for row, w in enumerate(windows):
