@@ -24,6 +24,7 @@ from keras_electra.data.vocab import write_vocabulary
 from keras_electra.export import hub_export
 from keras_electra.export.hub_export import export_hub
 from keras_electra.models.task_builders import discriminator_from_pretrainer
+from tests.export.servables import SAVED_MODEL_CLI
 from tests.test_case import tiny_config
 
 WORDS = ["the", "a", "film", "plot", "actor", "story", "is", "was", "very", "dull", "new"]
@@ -220,7 +221,6 @@ def test_docstring_examples():
 
 def test_encoder_serves_through_the_tf1_session_loader(exported):
     # saved_model_cli run loads like TF Serving's C++ loader (a TF1 session).
-    from tests.export.test_saved_model_export import SAVED_MODEL_CLI
     hub_dir, pretrainer, _ = exported
     ids = [[2, VOCAB.index("the"), 5, 3]]
     ran = subprocess.run(

@@ -18,6 +18,7 @@ from keras_electra.export.saved_model_export import export_saved_model
 from keras_electra.export.warmup import read_warmup_requests
 from keras_electra.models.task_builders import discriminator_from_pretrainer
 from keras_electra.training.checkpoints import save_pretrainer
+from tests.export.servables import SAVED_MODEL_CLI
 from tests.test_case import REPO_ROOT, tiny_config
 
 WORDS = ["the", "a", "good", "film", "cat", "sat", "on", "mat", "!", "日", "本", "cafe", "##s"]
@@ -96,14 +97,6 @@ def test_text_signatures_match_the_keras_model_in_a_fresh_process(pretrained, de
                             {name: value.tolist() for name, value in features.items()}, tmp_path)
     np.testing.assert_allclose(by_ids["replaced_probability"][mask], expected_probability[mask],
                                atol=1e-5)
-
-
-# `saved_model_cli` itself, in a process that has registered the TF Text ops
-# first (as TF Serving's binary has them linked in). `run` loads through the
-# TF1 session loader, the same path as TF Serving's C++ loader.
-SAVED_MODEL_CLI = [sys.executable, "-c", "import sys, tensorflow_text; "
-                   "from tensorflow.python.tools.saved_model_cli import main; "
-                   "sys.argv[0] = 'saved_model_cli'; sys.exit(main())"]
 
 
 def test_saved_model_cli_lists_and_runs_the_signatures(detector_export):

@@ -1,6 +1,5 @@
 """`export_tflite` and `tflite_predict`: LiteRT outputs against the Keras models they came from."""
 
-import json
 import os
 
 import keras
@@ -37,11 +36,9 @@ def model_dirs(tmp_path_factory):
                                   num_classes=2)
     task_dir = root / "sst2"
     task_dir.mkdir()
-    save_task_model(classifier, str(task_dir / "model.keras"))
-    (task_dir / "vocab.txt").write_text(open(vocab).read())
-    (task_dir / "task.json").write_text(json.dumps({
+    save_task_model(classifier, str(task_dir), {
         "kind": "classification", "labels": ["0", "1"], "is_pair": False,
-        "max_seq_length": TASK_SEQ_LENGTH, "do_lower_case": True, "vocab_file": "vocab.txt"}))
+        "max_seq_length": TASK_SEQ_LENGTH, "do_lower_case": True, "vocab_file": vocab})
     return {"pretrained": root / "pretrained", "pretrainer": pretrainer,
             "classifier_dir": task_dir, "classifier": classifier, "out": root}
 

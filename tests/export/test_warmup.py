@@ -6,7 +6,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from keras_electra.export import client, warmup
-from tests.export.test_client import LENGTHS, TEXTS, UPPERS, save_tiny_servable
+from tests.export.servables import LENGTHS, TEXTS, UPPERS, save_tiny_servable
 
 INPUTS = [{"text": TEXTS}, {"text": ["x"]}]
 PAIR_INPUTS = [{"a": np.int32([[1, 2, 3]]), "b": [0.5]}]
