@@ -238,7 +238,9 @@ def test_rerun_skips_complete_shards_and_rebuilds_missing_ones(tmp_path, caplog)
     (out / stats["output_files"][1]).unlink()
     stale = out / ".build" / (stats["output_files"][1] + ".partial-99999")
     stale.write_bytes(b"half a shard")
-    with caplog.at_level(logging.INFO):
+    # On the "absl" logger itself: TensorFlow's SavedModel writer (run by other tests in the
+    # same process) sets that logger to WARNING, which a root-only level would not override.
+    with caplog.at_level(logging.INFO, logger="absl"):
         out, again = _build(tmp_path, corpus, vocab, num_shards=3, seed=2)
     assert _shard_bytes(out, again) == before
     assert again == stats
@@ -273,7 +275,7 @@ def test_empty_files_are_skipped_and_listed(tmp_path, caplog):
     empty.write_bytes(b"")
     blank.write_text("\n  \n\n")
     text.write_text("the cat sat.\n")
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="absl"):
         out, stats = _build(tmp_path, str(corpus / "*.txt"), _vocab(tmp_path), num_shards=1)
     assert stats["empty_input_files"] == [str(blank), str(empty)]
     assert stats["num_examples"] == 1 and stats["num_documents"] == 1
