@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from keras_electra.data.text_pair_encoder import pack_pair
 from keras_electra.data.tokenizer import make_tokenizer
+from keras_electra.export.serving_text import sanitize_utf8
 from keras_electra.models.task_builders import discriminator_from_pretrainer
 
 _ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
@@ -151,9 +152,7 @@ def _save_preprocessor(vocab_file, lowercase, max_seq_length, path):
         def tokenize(strings):
             # One invalid UTF-8 string would fail the whole batch in the
             # tokenizer; replace bad bytes (U+FFFD) instead. No-op on valid text.
-            strings = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace",
-                                                   replacement_char=0xFFFD)
-            return tokenizer.tokenize(strings)
+            return tokenizer.tokenize(sanitize_utf8(strings))
 
         def pack(segments, seq_length):
             if not 1 <= len(segments) <= 2:

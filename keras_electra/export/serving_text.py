@@ -19,12 +19,13 @@ import tensorflow as tf
 from keras_electra.data.text_pair_encoder import TextPairEncoder, pack_pair
 
 
-def _sanitize(text):
+def sanitize_utf8(text):
+    """Invalid UTF-8 bytes -> U+FFFD (one bad string would otherwise fail the whole batch)."""
     return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace",
                                         replacement_char=0xFFFD)
 
 
-def _char_offsets(text, byte_offsets):
+def char_offsets(text, byte_offsets):
     """Byte offsets (ragged, per row of `text`) -> Unicode code-point offsets.
 
     A byte offset maps to the number of characters that start before it, so
@@ -79,7 +80,7 @@ class ServingText:
 
     def encode_single(self, text):
         """Features of a `(batch,)` string tensor, with `tokens` and character offsets."""
-        text = _sanitize(tf.convert_to_tensor(text, tf.string))
+        text = sanitize_utf8(tf.convert_to_tensor(text, tf.string))
         tokenizer = self.encoder.tokenizer
         ids, starts, ends = tokenizer.tokenize_with_offsets(text)
         special = self.encoder.special_ids
@@ -90,7 +91,7 @@ class ServingText:
         width = tf.shape(features["input_ids"])[1]
         batch = tf.shape(features["input_ids"])[0]
         for name, offsets in (("start_offsets", starts), ("end_offsets", ends)):
-            chars = tf.cast(_char_offsets(text, offsets), tf.int32)[:, :self.max_seq_length - 2]
+            chars = tf.cast(char_offsets(text, offsets), tf.int32)[:, :self.max_seq_length - 2]
             dense = chars.to_tensor(default_value=-1, shape=[batch, self.max_seq_length - 2])
             dense = tf.pad(dense, [[0, 0], [1, 1]], constant_values=-1)[:, :width]
             # Keep only the pieces that made it in (the [SEP] column gets -1).
@@ -102,11 +103,11 @@ class ServingText:
 
     def encode(self, text_a, text_b=None):
         """Features of `(batch,)` strings (or pairs): ids, mask and segments only."""
-        text_a = _sanitize(tf.convert_to_tensor(text_a, tf.string))
+        text_a = sanitize_utf8(tf.convert_to_tensor(text_a, tf.string))
         tokens_b = None
         if text_b is not None:
             tokens_b = self.encoder.tokenizer.tokenize(
-                _sanitize(tf.convert_to_tensor(text_b, tf.string)))
+                sanitize_utf8(tf.convert_to_tensor(text_b, tf.string)))
         return self._trim(_pack(self.encoder.tokenizer.tokenize(text_a), tokens_b,
                                 self.max_seq_length, self.encoder.special_ids))
 

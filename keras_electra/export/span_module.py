@@ -39,7 +39,7 @@ unless a logit reaches about -1000.
 import tensorflow as tf
 
 from keras_electra.data.tokenizer import make_tokenizer
-from keras_electra.export.serving_text import _char_offsets, _sanitize
+from keras_electra.export.serving_text import char_offsets, sanitize_utf8
 
 _QUESTION = tf.TensorSpec([None], tf.string, name="question")
 _CONTEXT = tf.TensorSpec([None], tf.string, name="context")
@@ -139,8 +139,8 @@ class SpanModule:
         question_ids = question_ids[:, :self.max_query_length]
         context_ids, byte_starts, byte_ends = self.tokenizer.tokenize_with_offsets(context)
         context_ids = context_ids.with_row_splits_dtype(tf.int64)
-        char_starts = tf.cast(_char_offsets(context, byte_starts).flat_values, tf.int32)
-        char_ends = tf.cast(_char_offsets(context, byte_ends).flat_values, tf.int32)
+        char_starts = tf.cast(char_offsets(context, byte_starts).flat_values, tf.int32)
+        char_ends = tf.cast(char_offsets(context, byte_ends).flat_values, tf.int32)
 
         query_length = question_ids.row_lengths()
         num_pieces = context_ids.row_lengths()
@@ -231,8 +231,8 @@ class SpanModule:
     # -- answers ----------------------------------------------------------
 
     def _answer(self, question, context):
-        question = _sanitize(tf.convert_to_tensor(question, tf.string))
-        context = _sanitize(tf.convert_to_tensor(context, tf.string))
+        question = sanitize_utf8(tf.convert_to_tensor(question, tf.string))
+        context = sanitize_utf8(tf.convert_to_tensor(context, tf.string))
         features, windows = self._windows(question, context)
         outputs = self.model(features, training=False)
         start_logits = tf.cast(outputs["start_logits"], tf.float32)

@@ -5,7 +5,7 @@ import tensorflow_text as tf_text
 
 from keras_electra.data.text_pair_encoder import pack_pair
 from keras_electra.data.tokenizer import make_tokenizer
-from keras_electra.export.serving_text import ServingText, _char_offsets, _sanitize
+from keras_electra.export.serving_text import ServingText, char_offsets, sanitize_utf8
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 _IDS = [tf.TensorSpec([None, None], tf.int32, name=name)
@@ -88,7 +88,7 @@ class TaggerModule:
         return words, starts, ends, pieces
 
     def _tag_words(self, text):
-        text = _sanitize(tf.convert_to_tensor(text, tf.string))
+        text = sanitize_utf8(tf.convert_to_tensor(text, tf.string))
         words, starts, ends, pieces = self._words(text)
         tokens = tf.RaggedTensor.from_row_splits(pieces, words.row_splits).merge_dims(1, 2)
         special = self.special_ids
@@ -121,8 +121,8 @@ class TaggerModule:
             "words": words.to_tensor(default_value=""),
             "tags": dense(tags, ""),
             "tag_probability": dense(probability, 0.0),
-            "start_offsets": tf.cast(_char_offsets(text, starts), tf.int32).to_tensor(-1),
-            "end_offsets": tf.cast(_char_offsets(text, ends), tf.int32).to_tensor(-1),
+            "start_offsets": tf.cast(char_offsets(text, starts), tf.int32).to_tensor(-1),
+            "end_offsets": tf.cast(char_offsets(text, ends), tf.int32).to_tensor(-1),
             "word_mask": dense(tf.cast(kept, tf.int32), 0),
         }
 
