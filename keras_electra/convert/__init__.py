@@ -1,9 +1,11 @@
-"""Weight conversion: Hugging Face `transformers` (more formats to come)."""
+"""Weight conversion: Hugging Face `transformers`, keras-hub (more formats to come)."""
 
+from keras_electra.convert.keras_hub import from_keras_hub, to_keras_hub
 from keras_electra.convert.transformers import (
     config_from_transformers,
     from_transformers,
     to_transformers,
 )
 
-__all__ = ["config_from_transformers", "from_transformers", "to_transformers"]
+__all__ = ["config_from_transformers", "from_keras_hub", "from_transformers", "to_keras_hub",
+           "to_transformers"]
