@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from keras_electra.export.serving_text import ServingText
+from keras_electra.export.serving_text import ServingText, check_max_seq_length
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 _TEXT_A = tf.TensorSpec([None], tf.string, name="text_a")
@@ -43,10 +43,7 @@ class ClassifierModule:
 
     def __init__(self, model, vocab_file, max_seq_length, labels=None, is_pair=False,
                  lowercase=True):
-        limit = model.backbone.embeddings.max_sequence_length
-        if max_seq_length > limit:
-            raise ValueError(f"max_seq_length={max_seq_length} exceeds the model's "
-                             f"max_position_embeddings ({limit}).")
+        check_max_seq_length(max_seq_length, model.backbone.embeddings)
         self.is_regression = model.num_classes == 1
         if not self.is_regression and (labels is None or len(labels) != model.num_classes):
             raise ValueError(f"labels: expected {model.num_classes} class names, got "

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from keras_electra.export.serving_text import ServingText
+from keras_electra.export.serving_text import ServingText, check_max_seq_length
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 _IDS = [tf.TensorSpec([None, None], tf.int32, name=name)
@@ -40,10 +40,7 @@ class DetectorModule:
     """
 
     def __init__(self, pretrainer, vocab_file, max_seq_length, lowercase=True):
-        limit = pretrainer.embeddings.max_sequence_length
-        if max_seq_length > limit:
-            raise ValueError(f"max_seq_length={max_seq_length} exceeds the model's "
-                             f"max_position_embeddings ({limit}).")
+        check_max_seq_length(max_seq_length, pretrainer.embeddings)
         self.text = ServingText(vocab_file, max_seq_length, lowercase)
         # Only the discriminator is served: the generator's variables stay out.
         self.discriminator = pretrainer.discriminator

@@ -19,6 +19,14 @@ import tensorflow as tf
 from keras_electra.data.text_pair_encoder import TextPairEncoder, pack_pair
 
 
+def check_max_seq_length(max_seq_length, embeddings):
+    """One-line error when rows would be longer than the model's position table."""
+    limit = embeddings.max_sequence_length
+    if max_seq_length > limit:
+        raise ValueError(f"max_seq_length={max_seq_length} exceeds the model's "
+                         f"max_position_embeddings ({limit}).")
+
+
 def sanitize_utf8(text):
     """Invalid UTF-8 bytes -> U+FFFD (one bad string would otherwise fail the whole batch)."""
     return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace",

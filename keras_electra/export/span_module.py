@@ -39,7 +39,7 @@ unless a logit reaches about -1000.
 import tensorflow as tf
 
 from keras_electra.data.tokenizer import make_tokenizer
-from keras_electra.export.serving_text import char_offsets, sanitize_utf8
+from keras_electra.export.serving_text import char_offsets, check_max_seq_length, sanitize_utf8
 
 _QUESTION = tf.TensorSpec([None], tf.string, name="question")
 _CONTEXT = tf.TensorSpec([None], tf.string, name="context")
@@ -114,10 +114,7 @@ class SpanModule:
         threshold = info.get("null_odds_threshold")
         self.null_odds_threshold = float(
             DEFAULT_NULL_ODDS_THRESHOLD if threshold is None else threshold)
-        limit = model.backbone.embeddings.max_sequence_length
-        if self.max_seq_length > limit:
-            raise ValueError(f"max_seq_length={self.max_seq_length} exceeds the model's "
-                             f"max_position_embeddings ({limit}).")
+        check_max_seq_length(self.max_seq_length, model.backbone.embeddings)
         if self.max_seq_length < self.max_query_length + 4:
             raise ValueError(f"max_seq_length={self.max_seq_length} leaves no room for context "
                              f"after a max_query_length={self.max_query_length} question.")

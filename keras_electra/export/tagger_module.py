@@ -5,7 +5,8 @@ import tensorflow_text as tf_text
 
 from keras_electra.data.text_pair_encoder import pack_pair
 from keras_electra.data.tokenizer import make_tokenizer
-from keras_electra.export.serving_text import ServingText, char_offsets, sanitize_utf8
+from keras_electra.export.serving_text import (
+    ServingText, char_offsets, check_max_seq_length, sanitize_utf8)
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 _IDS = [tf.TensorSpec([None, None], tf.int32, name=name)
@@ -60,10 +61,7 @@ class TaggerModule:
     """
 
     def __init__(self, model, vocab_file, max_seq_length, labels, lowercase=True):
-        limit = model.backbone.embeddings.max_sequence_length
-        if max_seq_length > limit:
-            raise ValueError(f"max_seq_length={max_seq_length} exceeds the model's "
-                             f"max_position_embeddings ({limit}).")
+        check_max_seq_length(max_seq_length, model.backbone.embeddings)
         if labels is None or len(labels) != model.num_classes:
             raise ValueError(f"labels: expected {model.num_classes} tags, got "
                              f"{None if labels is None else len(labels)}.")

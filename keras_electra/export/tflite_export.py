@@ -33,8 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_electra.export.saved_model_export import TASK_INFO_NAME, serving_module
+from keras_electra.export.saved_model_export import serving_module
 from keras_electra.training.checkpoints import CONFIG_NAME
+from keras_electra.training.run_finetuning import TASK_INFO_NAME
 
 QUANTIZE_MODES = (None, "dynamic_int8")
 _ID_NAMES = ("input_ids", "input_mask", "segment_ids")
