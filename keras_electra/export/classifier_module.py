@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from keras_electra.export.packed_encoder import call_task_model, check_packed_matches
 from keras_electra.export.serving_text import ServingText, check_max_seq_length
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
@@ -44,6 +45,7 @@ class ClassifierModule:
     def __init__(self, model, vocab_file, max_seq_length, labels=None, is_pair=False,
                  lowercase=True):
         check_max_seq_length(max_seq_length, model.backbone.embeddings)
+        check_packed_matches(model.backbone)
         self.is_regression = model.num_classes == 1
         if not self.is_regression and (labels is None or len(labels) != model.num_classes):
             raise ValueError(f"labels: expected {model.num_classes} class names, got "
@@ -54,7 +56,7 @@ class ClassifierModule:
         self.labels = None if self.is_regression else tf.constant([str(x) for x in labels])
 
     def _classify(self, features):
-        logits = tf.cast(self.model(features, training=False), tf.float32)
+        logits = tf.cast(call_task_model(self.model, features), tf.float32)
         if self.is_regression:
             return {"score": logits}
         probabilities = tf.nn.softmax(logits, axis=-1)

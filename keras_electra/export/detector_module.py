@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from keras_electra.export.packed_encoder import PackedEncoder, check_packed_matches
 from keras_electra.export.serving_text import ServingText, check_max_seq_length
 
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
@@ -45,11 +46,12 @@ class DetectorModule:
         # Only the discriminator is served: the generator's variables stay out.
         self.discriminator = pretrainer.discriminator
         self.discriminator_head = pretrainer.discriminator_head
+        check_packed_matches(self.discriminator)
+        # Padding-free: a served batch is half padding (see packed_encoder).
+        self.encoder = PackedEncoder(self.discriminator)
 
     def _encode(self, features):
-        sequence = self.discriminator(
-            {spec.name: features[spec.name] for spec in _IDS}, training=False)["sequence_output"]
-        return sequence
+        return self.encoder({spec.name: features[spec.name] for spec in _IDS})["sequence_output"]
 
     def _detect(self, features):
         sequence = self._encode(features)

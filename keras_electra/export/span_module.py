@@ -39,6 +39,7 @@ unless a logit reaches about -1000.
 import tensorflow as tf
 
 from keras_electra.data.tokenizer import make_tokenizer
+from keras_electra.export.packed_encoder import call_task_model, check_packed_matches
 from keras_electra.export.serving_text import char_offsets, check_max_seq_length, sanitize_utf8
 
 _QUESTION = tf.TensorSpec([None], tf.string, name="question")
@@ -115,6 +116,7 @@ class SpanModule:
         self.null_odds_threshold = float(
             DEFAULT_NULL_ODDS_THRESHOLD if threshold is None else threshold)
         check_max_seq_length(self.max_seq_length, model.backbone.embeddings)
+        check_packed_matches(model.backbone)
         if self.max_seq_length < self.max_query_length + 4:
             raise ValueError(f"max_seq_length={self.max_seq_length} leaves no room for context "
                              f"after a max_query_length={self.max_query_length} question.")
@@ -231,7 +233,7 @@ class SpanModule:
         question = sanitize_utf8(tf.convert_to_tensor(question, tf.string))
         context = sanitize_utf8(tf.convert_to_tensor(context, tf.string))
         features, windows = self._windows(question, context)
-        outputs = self.model(features, training=False)
+        outputs = call_task_model(self.model, features)
         start_logits = tf.cast(outputs["start_logits"], tf.float32)
         end_logits = tf.cast(outputs["end_logits"], tf.float32)
         example, num_windows = windows["example"], windows["num_windows"]
@@ -317,8 +319,8 @@ class SpanModule:
 
     @tf.function(input_signature=_IDS)
     def span_ids(self, input_ids, input_mask, segment_ids):
-        outputs = self.model({"input_ids": input_ids, "input_mask": input_mask,
-                              "segment_ids": segment_ids}, training=False)
+        outputs = call_task_model(self.model, {"input_ids": input_ids, "input_mask": input_mask,
+                                               "segment_ids": segment_ids})
         return {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
 
     def endpoints(self):

@@ -5,6 +5,7 @@ import tensorflow_text as tf_text
 
 from keras_electra.data.text_pair_encoder import pack_pair
 from keras_electra.data.tokenizer import make_tokenizer
+from keras_electra.export.packed_encoder import call_task_model, check_packed_matches
 from keras_electra.export.serving_text import (
     ServingText, char_offsets, check_max_seq_length, sanitize_utf8)
 
@@ -62,6 +63,7 @@ class TaggerModule:
 
     def __init__(self, model, vocab_file, max_seq_length, labels, lowercase=True):
         check_max_seq_length(max_seq_length, model.backbone.embeddings)
+        check_packed_matches(model.backbone)
         if labels is None or len(labels) != model.num_classes:
             raise ValueError(f"labels: expected {model.num_classes} tags, got "
                              f"{None if labels is None else len(labels)}.")
@@ -92,7 +94,7 @@ class TaggerModule:
         special = self.special_ids
         features = ServingText._trim(pack_pair(tokens, None, self.max_seq_length,
                                                special.cls, special.sep, special.pad))
-        logits = tf.cast(self.model(features, training=False), tf.float32)
+        logits = tf.cast(call_task_model(self.model, features), tf.float32)
 
         # Position of each word's first piece: 1 ([CLS]) + the pieces of the
         # words before it in its sentence.
@@ -130,8 +132,9 @@ class TaggerModule:
 
     @tf.function(input_signature=_IDS)
     def tag_ids(self, input_ids, input_mask, segment_ids):
-        logits = tf.cast(self.model({"input_ids": input_ids, "input_mask": input_mask,
-                                     "segment_ids": segment_ids}, training=False), tf.float32)
+        logits = tf.cast(call_task_model(self.model, {
+            "input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
+            tf.float32)
         tag_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
         return {"probabilities": tf.nn.softmax(logits, axis=-1), "tag_id": tag_id,
                 "tag": tf.gather(self.labels, tag_id)}
