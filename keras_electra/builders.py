@@ -10,6 +10,7 @@ import keras
 import keras_hub
 
 from keras_electra.data.vocab import DEFAULT_SPECIAL_TOKEN_IDS, load_vocabulary, special_token_ids
+from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -50,6 +51,7 @@ def build_backbone(config, embeddings, tower):
         num_layers=num_layers,
         num_heads=num_heads,
         intermediate_size=intermediate_size,
+        hidden_act=config.hidden_act,
         dropout=config.dropout,
         layer_norm_epsilon=config.layer_norm_epsilon,
         initializer_range=config.initializer_range,
@@ -125,13 +127,17 @@ def _build_pretrainer(config, special_tokens, policy):
     generator = build_backbone(config, embeddings, "generator")
     generator_head = keras_hub.layers.MaskedLMHead(
         token_embedding=embeddings.token_embedding,
-        intermediate_activation="gelu",  # exact erf GELU, as the original
+        # Exact erf GELU whatever `hidden_act` is: the original, and Hugging
+        # Face's `ElectraGeneratorPredictions` hard-codes "gelu" too.
+        intermediate_activation="gelu",
         layer_norm_epsilon=config.layer_norm_epsilon,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
         name="generator_head",
     )
     discriminator_head = DiscriminatorHead(
         hidden_size=config.hidden_size,
+        # Hugging Face's `ElectraDiscriminatorPredictions` uses `hidden_act`.
+        activation=hidden_activation(config.hidden_act),
         initializer_range=config.initializer_range,
         name="discriminator_head",
     )

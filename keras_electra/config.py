@@ -23,6 +23,10 @@ MIXED_PRECISION_POLICIES = {
     "float16": "mixed_float16",
 }
 
+# `ElectraConfig.hidden_act` values (`keras_electra.layers.activations` maps
+# them to Keras functions; listed here too so the config imports no Keras).
+HIDDEN_ACTS = ("gelu", "gelu_approximate")
+
 @dataclasses.dataclass(frozen=True)
 class ElectraConfig:
     """Model sizes and pre-training hyperparameters of an ELECTRA run.
@@ -35,6 +39,13 @@ class ElectraConfig:
             generator) depth.
         num_heads: discriminator attention heads.
         intermediate_size: discriminator feed-forward width.
+        hidden_act: activation of both towers' feed-forward layers and of
+            the discriminator head: "gelu", the exact (erf) GELU of the
+            original ELECTRA and of Hugging Face's "gelu", or
+            "gelu_approximate", the tanh approximation (Hugging Face's
+            "gelu_new" / "gelu_pytorch_tanh", keras-hub's default), for
+            checkpoints trained with it. The generator's MLM head keeps the
+            exact GELU either way, as in Hugging Face.
         dropout: dropout on embeddings, attention probabilities and
             residual branches.
         max_position_embeddings: rows of the position table.
@@ -92,6 +103,7 @@ class ElectraConfig:
     num_layers: int = 12
     num_heads: int = 4
     intermediate_size: int = 1024
+    hidden_act: str = "gelu"
     dropout: float = 0.1
     max_position_embeddings: int = 512
     type_vocab_size: int = 2
@@ -165,6 +177,10 @@ class ElectraConfig:
             raise ValueError(
                 f"ElectraConfig.generator_num_heads ({self.generator_heads}) must divide the "
                 f"generator width ({self.generator_width}).")
+        if self.hidden_act not in HIDDEN_ACTS:
+            raise ValueError(
+                f"ElectraConfig.hidden_act must be one of {list(HIDDEN_ACTS)}, "
+                f"got {self.hidden_act!r}.")
         if self.mixed_precision not in MIXED_PRECISION_POLICIES:
             raise ValueError(
                 f"ElectraConfig.mixed_precision must be one of "

@@ -23,9 +23,11 @@ CoNLL-style column files:
 
 --init_checkpoint is a pre-training model directory of ours
 (`pretrainer.weights.h5`, `config.json`, `vocab.txt`; a run still going or
-stopped early gives its newest `checkpoints/ckpt-N`) or a Hugging Face
+stopped early gives its newest `checkpoints/ckpt-N`), a Hugging Face
 ELECTRA discriminator directory (`config.json` with "model_type": "electra",
-`model.safetensors`, `vocab.txt`). Defaults are the original ELECTRA
+`model.safetensors`, `vocab.txt`), an original google-research/electra TF1
+checkpoint (`model.ckpt-N`; its sizes and `vocab_file` from
+`--init_config=CONFIG.json`) or a keras-hub `ElectraBackbone` preset. Defaults are the original ELECTRA
 fine-tuning recipe; the original used --learning_rate=3e-4 for Small, 1e-4
 for Base and 5e-5 (with --layerwise_lr_decay=0.9) for Large.
 
@@ -58,8 +60,12 @@ flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer in tokens."
 flags.DEFINE_string("test_file", None, "Tagging: optional labelled test file, scored too.")
 flags.DEFINE_integer("tag_column", -1, "Tagging: column of the tag (default the last; "
                      "CoNLL-2003 chunk tags are column 2).")
-flags.DEFINE_string("init_checkpoint", None, "Pre-trained model: a model directory of ours or "
-                    "a Hugging Face ELECTRA directory (with vocab.txt).", required=True)
+flags.DEFINE_string("init_checkpoint", None, "Pre-trained model: a model directory of ours, a "
+                    "Hugging Face ELECTRA directory (with vocab.txt), an original ELECTRA "
+                    "model.ckpt-N (with --init_config) or a keras-hub ElectraBackbone preset.",
+                    required=True)
+flags.DEFINE_string("init_config", None, "ElectraConfig JSON (sizes and vocab_file) of an "
+                    "original ELECTRA --init_checkpoint, which stores no sizes.")
 flags.DEFINE_string("model_dir", None, "Output directory.", required=True)
 flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (original: 3e-4 Small, 1e-4 "
                    "Base, 5e-5 Large).")
@@ -103,7 +109,8 @@ def main(argv):
         layerwise_lr_decay=FLAGS.layerwise_lr_decay, weight_decay=FLAGS.weight_decay,
         warmup_proportion=FLAGS.warmup_proportion, num_seeds=FLAGS.num_seeds,
         max_train_examples=FLAGS.max_train_examples, log_every=FLAGS.log_every,
-        verbose=FLAGS.verbose, random_init=FLAGS.random_init)
+        verbose=FLAGS.verbose, random_init=FLAGS.random_init,
+        init_config=FLAGS.init_config)
     try:
         if FLAGS.task in TAGGING_TASKS:
             results = _tagging(common)

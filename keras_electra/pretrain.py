@@ -77,8 +77,10 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000,
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept in MODEL_DIR/checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Optimizer steps between TensorBoard summaries.")
 flags.DEFINE_string("init_checkpoint", None, "Start a NEW run from these weights: a model "
-                    "directory or a checkpoint of ours (ignored when MODEL_DIR has a "
-                    "checkpoint to resume).")
+                    "directory or checkpoint of ours, a Hugging Face ELECTRA directory, an "
+                    "original ELECTRA model.ckpt-N (sized by --config) or a keras-hub "
+                    "ElectraBackbone preset (ignored when MODEL_DIR has a checkpoint to "
+                    "resume).")
 flags.DEFINE_integer("steps_per_execution", 1, "Steps per compiled call (e.g. 100 on TPUs).")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "XLA-compile the train step (TPUs always compile).")

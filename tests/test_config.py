@@ -69,6 +69,8 @@ def test_json_round_trip(tmp_path):
         ({"mask_prob": 1.0}, "mask_prob must be in (0, 1)"),
         ({"num_heads": "4"}, "ElectraConfig.num_heads must be int"),
         ({"max_seq_length": 1024}, "max_seq_length (1024) exceeds max_position_embeddings"),
+        ({"hidden_act": "relu"},
+         "ElectraConfig.hidden_act must be one of ['gelu', 'gelu_approximate'], got 'relu'"),
     ],
 )
 def test_validation_names_the_key(values, message):
@@ -90,3 +92,21 @@ def test_bad_hparams_json():
 def test_config_is_frozen():
     with pytest.raises(Exception):
         ElectraConfig().hidden_size = 3
+
+
+def test_hidden_act_defaults_to_exact_gelu_and_matches_the_layers():
+    from keras_electra.config import HIDDEN_ACTS
+    from keras_electra.layers import activations
+
+    # A config saved before the field existed has no "hidden_act".
+    assert ElectraConfig.from_dict({"vocab_size": 100}).hidden_act == "gelu"
+    assert ElectraConfig(hidden_act="gelu_approximate").hidden_act == "gelu_approximate"
+    assert HIDDEN_ACTS == activations.HIDDEN_ACTS
+
+
+def test_docstring_example():
+    import doctest
+
+    from keras_electra import config as module
+
+    assert doctest.testmod(module).failed == 0

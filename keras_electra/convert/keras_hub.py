@@ -5,9 +5,11 @@ The two share their layer layout and weight names (embeddings, projection,
 differences change the numbers, and neither is a conversion error:
 
 * keras-hub's `ElectraBackbone` uses the tanh-approximate GELU; the
-  original ELECTRA, Hugging Face and this package use the exact (erf) one.
-  The same weights therefore give slightly different hidden states
-  (`tests/convert/test_keras_hub.py` measures the difference).
+  original ELECTRA, Hugging Face's `"gelu"` and this package's default use
+  the exact (erf) one. `from_keras_hub` therefore builds our backbone with
+  `hidden_act="gelu_approximate"` and reproduces keras-hub's outputs
+  exactly; `to_keras_hub` of an exact-GELU model gives slightly different
+  hidden states (`tests/convert/test_keras_hub.py` measures the difference).
 * keras-hub adds `pooled_dense` (dense + tanh on `[CLS]`), which ELECTRA
   never trained: `to_keras_hub` leaves it freshly initialised, so its
   `pooled_output` is not a pre-trained feature (ELECTRA's fine-tuning heads
@@ -52,7 +54,8 @@ def from_keras_hub(hub_backbone):
     """`(backbone, config)`: our discriminator `ElectraBackbone` from a keras-hub one.
 
     `pooled_dense` is dropped (see the module docstring); the config holds the
-    sizes, with the original's layer-norm epsilon (1e-12, as keras-hub's) and
+    sizes, keras-hub's activation (`hidden_act="gelu_approximate"`), the
+    original's layer-norm epsilon (1e-12, as keras-hub's) and
     `max_seq_length` 128 (or the position range, if shorter).
     """
     values = hub_backbone.get_config()
@@ -62,7 +65,7 @@ def from_keras_hub(hub_backbone):
         num_heads=values["num_heads"], intermediate_size=values["intermediate_dim"],
         dropout=values["dropout"], max_position_embeddings=values["max_sequence_length"],
         max_seq_length=min(128, values["max_sequence_length"]),
-        type_vocab_size=values["num_segments"])
+        type_vocab_size=values["num_segments"], hidden_act="gelu_approximate")
     backbone = build_backbone(config, build_embeddings(config), "discriminator")
     _copy_by_path(hub_backbone.weights, backbone.weights, skip=("pooled_dense/",))
     return backbone, config

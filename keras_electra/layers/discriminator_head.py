@@ -8,12 +8,16 @@ class DiscriminatorHead(keras.layers.Layer):
     """dense(hidden, GELU) -> dense(1): one logit per token, "was replaced".
 
     Matches `ElectraDiscriminatorPredictions` of the original code and of
-    Hugging Face (exact erf GELU). Logits are returned in float32 so the
+    Hugging Face (exact erf GELU by default; Hugging Face applies the
+    encoder's `hidden_act` here, so `build_pretrainer` passes the activation
+    of `ElectraConfig.hidden_act`). Logits are returned in float32 so the
     sigmoid cross-entropy stays stable under mixed precision.
 
     Args:
         hidden_size: width of the intermediate dense layer.
-        activation: activation of the intermediate layer.
+        activation: activation of the intermediate layer (a Keras
+            activation name or function, e.g.
+            `keras_electra.layers.activations.gelu_approximate`).
         initializer_range: stddev of the truncated-normal initializer.
         **kwargs: `keras.layers.Layer` arguments.
 

@@ -3,6 +3,7 @@
 import keras
 import keras_hub
 
+from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 
 
@@ -17,9 +18,9 @@ class ElectraBackbone(keras.Model):
     owns its `embeddings_projection` when the embedding width differs from
     its hidden width, as in the original code.
 
-    Unlike `keras_hub.models.ElectraBackbone`, the encoder uses the exact
-    (erf) GELU of the original ELECTRA and of Hugging Face, and there is no
-    randomly initialised pooler.
+    Unlike `keras_hub.models.ElectraBackbone`, the encoder uses by default
+    the exact (erf) GELU of the original ELECTRA and of Hugging Face, and
+    there is no randomly initialised pooler.
 
     Args:
         embeddings: an `ElectraEmbeddings` layer (shared or not).
@@ -30,6 +31,11 @@ class ElectraBackbone(keras.Model):
         dropout: dropout in attention and residual branches.
         layer_norm_epsilon: LayerNorm epsilon.
         initializer_range: stddev of the truncated-normal initializer.
+        hidden_act: feed-forward activation, one of
+            `keras_electra.layers.activations.HIDDEN_ACTS`: "gelu" (exact,
+            the default) or "gelu_approximate" (tanh; for checkpoints
+            trained with Hugging Face's "gelu_new"). Configs saved before
+            this argument existed load as "gelu".
         **kwargs: `keras.Model` arguments (`name`, ...).
 
     Example:
@@ -56,8 +62,11 @@ class ElectraBackbone(keras.Model):
         dropout=0.1,
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
+        hidden_act="gelu",
         **kwargs,
     ):
+        activation = hidden_activation(hidden_act)
+
         def initializer():
             return keras.initializers.TruncatedNormal(stddev=initializer_range)
 
@@ -71,7 +80,7 @@ class ElectraBackbone(keras.Model):
                 intermediate_dim=intermediate_size,
                 num_heads=num_heads,
                 dropout=dropout,
-                activation="gelu",  # exact erf GELU, as the original
+                activation=activation,
                 layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=initializer(),
                 name=f"transformer_layer_{i}",
@@ -102,6 +111,7 @@ class ElectraBackbone(keras.Model):
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
@@ -118,6 +128,7 @@ class ElectraBackbone(keras.Model):
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
+            "hidden_act": self.hidden_act,
         }
 
     @classmethod

@@ -23,15 +23,24 @@ class ElectraClassifier(ElectraTask):
     Hugging Face's `ElectraClassificationHead` differs: dropout -> dense
     (hidden, hidden) -> GELU -> dropout -> out_proj, i.e. one extra randomly
     initialised hidden layer (the RoBERTa head with GELU instead of tanh).
-    This follows the original because its GLUE results were obtained with it,
-    and because every weight on the path from `[CLS]` to the logits except
-    the last dense layer is then pre-trained; weights of an HF classification
-    head do not map onto it.
+    The default follows the original because its GLUE results were obtained
+    with it, and because every weight on the path from `[CLS]` to the logits
+    except the last dense layer is then pre-trained. `head_hidden_size`
+    builds Hugging Face's head instead, so that a fine-tuned
+    `ElectraForSequenceClassification` converts with its logits intact
+    (`keras_electra.convert.task_model_from_transformers`): dropout ->
+    `Dense(head_hidden_size)` -> exact GELU (HF hard-codes "gelu" there,
+    whatever the encoder's `hidden_act`) -> the same dropout again -> the
+    output dense.
 
     Args:
         backbone: the discriminator `ElectraBackbone`.
         num_classes: number of labels; 1 means regression (output `(batch,)`).
-        dropout: dropout rate on the `[CLS]` vector during training.
+        dropout: dropout rate on the `[CLS]` vector during training (and,
+            with `head_hidden_size`, on the hidden layer's output, as HF).
+        head_hidden_size: `None` (default) for the original's single dense
+            layer; an int for Hugging Face's head with a hidden layer of that
+            width (HF's is `hidden_size`).
         **kwargs: `name` or `trainable` (any other key is an error).
 
     Example:
@@ -52,29 +61,46 @@ class ElectraClassifier(ElectraTask):
     >>> history = model.fit(batch, np.array([0, 2]), epochs=1, verbose=0)
     >>> ElectraClassifier(backbone, num_classes=1)(batch).shape  # STS-B regression
     TensorShape([2])
+    >>> hf_head = ElectraClassifier(backbone, num_classes=3, head_hidden_size=8)
+    >>> [w.path for w in hf_head.weights[-4:]]
+    ['classifier_hidden/kernel', 'classifier_hidden/bias', 'classifier/kernel', 'classifier/bias']
     """
 
-    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+    def __init__(self, backbone, num_classes, dropout=0.1, head_hidden_size=None, **kwargs):
         if num_classes < 1:
             raise ValueError(f"ElectraClassifier: num_classes must be >= 1, got {num_classes}.")
+        if head_hidden_size is not None and head_hidden_size < 1:
+            raise ValueError(f"ElectraClassifier: head_hidden_size must be None or >= 1, got "
+                             f"{head_hidden_size}.")
         dropout_layer = keras.layers.Dropout(
             dropout, dtype=backbone.dtype_policy, name="classifier_dropout")
+        hidden_dense = None
+        if head_hidden_size is not None:
+            hidden_dense = keras.layers.Dense(
+                head_hidden_size, activation="gelu",  # exact erf GELU, as HF's head
+                dtype=backbone.dtype_policy, name="classifier_hidden")
         dense = keras.layers.Dense(
             num_classes, dtype=backbone.dtype_policy, name="classifier")
 
         inputs = task_inputs()
-        first_token = backbone(inputs)["sequence_output"][:, 0, :]
-        logits = keras.ops.cast(dense(dropout_layer(first_token)), "float32")
+        features = dropout_layer(backbone(inputs)["sequence_output"][:, 0, :])
+        if hidden_dense is not None:
+            # HF applies its one dropout module before and after the hidden layer.
+            features = dropout_layer(hidden_dense(features))
+        logits = keras.ops.cast(dense(features), "float32")
         if num_classes == 1:
             logits = keras.ops.squeeze(logits, axis=-1)
         super().__init__(backbone, inputs, logits, **kwargs)
 
         self.dropout_layer = dropout_layer
+        self.hidden_dense = hidden_dense
         self.dense = dense
         self.num_classes = num_classes
         self.dropout = dropout
+        self.head_hidden_size = head_hidden_size
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_classes": self.num_classes, "dropout": self.dropout})
+        config.update({"num_classes": self.num_classes, "dropout": self.dropout,
+                       "head_hidden_size": self.head_hidden_size})
         return config

@@ -45,7 +45,6 @@ defaults to the original's generic 1e-4 (its ELECTRA-Base value; it used
 
 import dataclasses
 import gc
-import json
 import math
 import os
 import shutil
@@ -53,12 +52,11 @@ import statistics
 
 import keras
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from keras_electra.atomic_io import atomic_write_text
 from keras_electra.builders import build_pretrainer
-from keras_electra.convert.transformers import config_from_transformers, from_transformers
+from keras_electra.convert.sources import read_pretrainer
 from keras_electra.data.tasks.glue import GLUE_TASKS, get_glue_task, parse_glue_file, read_glue
 from keras_electra.data.tasks.glue_dataset import (
     UNORDERED_PAIR_TASKS, decode_predictions, glue_dataset, glue_labels, with_swapped_pairs)
@@ -68,9 +66,7 @@ from keras_electra.data.text_pair_encoder import TextPairEncoder
 from keras_electra.metrics.glue_metrics import glue_metrics
 from keras_electra.models.task_builders import build_task_model, discriminator_from_pretrainer
 from keras_electra.training.callbacks import NonFiniteLossGuard
-from keras_electra.training.checkpoints import (
-    CHECKPOINT_DIR, CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, load_config, load_initial_weights,
-    load_pretrainer, write_json)
+from keras_electra.training.checkpoints import VOCAB_NAME, write_json
 from keras_electra.training.optimizer import (
     NO_DECAY_NAMES, LayerwiseAdamW, layerwise_learning_rate_multipliers)
 from keras_electra.training.schedules import WarmupLinearDecay
@@ -107,43 +103,25 @@ def default_num_train_epochs(task):
     return 10.0 if task in LONG_TASKS else 3.0
 
 
-def load_pretrained(init_checkpoint):
-    """`(pretrainer, config)` from a model directory of ours or a Hugging Face ELECTRA one.
+def load_pretrained(init_checkpoint, init_config=None):
+    """`(pretrainer, config)` from a pre-trained checkpoint of any supported format.
 
-    A directory whose `config.json` says `"model_type": "electra"` is read
-    with `from_transformers` (an `ElectraForPreTraining` discriminator; the
-    generator is not needed); otherwise it must hold our
-    `pretrainer.weights.h5` (`load_pretrainer`) or, for a run that has not
-    finished (or was stopped), the newest checkpoint in its `checkpoints/`
-    (as the original fine-tunes from `model.ckpt-N`). Either way
-    `config.vocab_file` must be its `vocab.txt`: fine-tuning tokenizes with
-    the pre-training vocabulary.
+    Anything `keras_electra.convert.sources.read_pretrainer` reads: a
+    pre-training model directory of ours (finished, or a run still going or
+    stopped, from its newest `checkpoints/ckpt-N`, as the original
+    fine-tunes from `model.ckpt-N`), a Hugging Face ELECTRA directory
+    (`ElectraForPreTraining` or `ElectraModel`; the generator is not
+    needed), an original ELECTRA TF1 checkpoint (sized by `init_config`)
+    or a keras-hub `ElectraBackbone` preset. Either way `config.vocab_file`
+    must be set: fine-tuning tokenizes with the pre-training vocabulary.
     """
-    path = os.path.join(init_checkpoint, CONFIG_NAME)
-    if not os.path.isfile(path):
-        raise ValueError(f"--init_checkpoint={init_checkpoint}: no {CONFIG_NAME}; expected a "
-                         "model directory of ours or a Hugging Face ELECTRA directory.")
-    with open(path, encoding="utf-8") as f:
-        try:
-            values = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e.msg}, line {e.lineno}).") from None
-    is_transformers = isinstance(values, dict) and values.get("model_type") == "electra"
-    if is_transformers:
-        pretrainer = from_transformers(init_checkpoint)
-        config = config_from_transformers(init_checkpoint)
-    elif os.path.isfile(os.path.join(init_checkpoint, WEIGHTS_NAME)):
-        pretrainer, config = load_pretrainer(init_checkpoint)
-    elif tf.train.latest_checkpoint(os.path.join(init_checkpoint, CHECKPOINT_DIR)):
-        config = load_config(init_checkpoint)
-        pretrainer = build_pretrainer(config)
-        load_initial_weights(pretrainer, config, init_checkpoint)
-    else:
-        raise ValueError(f"--init_checkpoint={init_checkpoint}: no {WEIGHTS_NAME} and no "
-                         f"{CHECKPOINT_DIR}/ (and {CONFIG_NAME} is not a Hugging Face ELECTRA "
-                         "config).")
+    try:
+        pretrainer, config, _ = read_pretrainer(init_checkpoint, init_config)
+    except ValueError as e:
+        message = str(e).removeprefix(f"{init_checkpoint}: ")
+        raise ValueError(f"--init_checkpoint={init_checkpoint}: {message}") from None
     if not config.vocab_file:
-        raise ValueError(f"{os.path.join(init_checkpoint, VOCAB_NAME)}: not found; fine-tuning "
+        raise ValueError(f"--init_checkpoint={init_checkpoint}: no {VOCAB_NAME}; fine-tuning "
                          "needs the vocabulary the model was pre-trained with.")
     return pretrainer, config
 
@@ -219,6 +197,7 @@ def run_finetuning(
     verbose=1,
     callbacks=(),
     random_init=False,
+    init_config=None,
 ):
     """Fine-tunes and evaluates a pre-trained ELECTRA discriminator on a GLUE task.
 
@@ -258,6 +237,8 @@ def run_finetuning(
         random_init: fine-tune the same architecture and vocabulary as
             `init_checkpoint` from random weights instead (seeded by the
             seed): the baseline pre-training is measured against.
+        init_config: an `ElectraConfig` (or its JSON path) sizing an original
+            TF1 `init_checkpoint`, which stores no sizes; else unused.
 
     Returns:
         The dict written to `eval_results.json`: `metrics` (medians over
@@ -301,7 +282,7 @@ def run_finetuning(
     steps_per_epoch = math.ceil(len(train) / train_batch_size)
     num_train_steps = max(1, int(steps_per_epoch * num_train_epochs))
 
-    pretrainer, config = load_pretrained(init_checkpoint)
+    pretrainer, config = load_pretrained(init_checkpoint, init_config)
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's "
                          f"max_position_embeddings ({config.max_position_embeddings}).")

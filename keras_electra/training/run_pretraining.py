@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_electra.builders import build_pretrainer
+from keras_electra.convert.sources import initialize_from
 from keras_electra.data.pretraining_dataset import pretraining_dataset
 from keras_electra.data.text_dataset import expand_file_patterns, text_dataset
 from keras_electra.data.tfrecord_checks import (
@@ -27,8 +28,7 @@ from keras_electra.data.tfrecord_checks import (
 from keras_electra.data.vocab import load_vocabulary, train_vocabulary
 from keras_electra.training.callbacks import NonFiniteLossGuard
 from keras_electra.training.checkpoints import (
-    CHECKPOINT_DIR, CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, load_initial_weights, save_weights,
-    write_json)
+    CHECKPOINT_DIR, CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, save_weights, write_json)
 from keras_electra.training.optimizer import create_optimizer
 from keras_electra.training.periodic_checkpoint import PeriodicCheckpoint
 from keras_electra.training.stop_at_step import StopAtStep
@@ -214,10 +214,12 @@ def run_pretraining(
             at the end).
         keep_checkpoint_max: checkpoints kept.
         log_every: optimizer steps between TensorBoard summaries.
-        init_checkpoint: a model directory (`pretrainer.weights.h5`) or a
-            checkpoint of ours to start a NEW run from (continued
-            pre-training); ignored when `model_dir` has a checkpoint to
-            resume.
+        init_checkpoint: weights to start a NEW run from (continued
+            pre-training), in any format `keras_electra.convert.sources`
+            reads: a model directory or checkpoint of ours, a Hugging Face
+            ELECTRA directory, an original TF1 `model.ckpt-N` (sized by
+            `config`) or a keras-hub preset; its sizes must be `config`'s.
+            Ignored when `model_dir` has a checkpoint to resume.
         steps_per_execution: `fit` steps per compiled call (TPUs want many).
         jit_compile: `fit`'s `jit_compile` (`"auto"`: XLA where Keras
             chooses it).
@@ -279,7 +281,7 @@ def run_pretraining(
                                     max_to_keep=keep_checkpoint_max, strategy=strategy)
     start_step = checkpoint.restore()
     if not start_step and init_checkpoint:
-        load_initial_weights(pretrainer, config, init_checkpoint)
+        initialize_from(pretrainer, config, init_checkpoint)
     skip = 0
     pipelines = checkpointable_pipelines(strategy)
     if start_step and not (pipelines and checkpoint.restored_data_iterators == pipelines):

@@ -120,6 +120,7 @@ def run_squad(
     verbose=1,
     callbacks=(),
     random_init=False,
+    init_config=None,
 ):
     """Fine-tunes and evaluates a pre-trained ELECTRA discriminator on SQuAD 1.1 or 2.0.
 
@@ -167,6 +168,8 @@ def run_squad(
         random_init: fine-tune the architecture and vocabulary of
             `init_checkpoint` from random weights (seeded by the seed): the
             no-pre-training baseline.
+        init_config: an `ElectraConfig` (or its JSON path) sizing an original
+            TF1 `init_checkpoint`, which stores no sizes; else unused.
 
     Returns:
         The dict written to `eval_results.json`: `metrics` (medians over
@@ -201,7 +204,7 @@ def run_squad(
     # Data first: reading it is cheap and its errors should not wait for a model.
     train = _read(train_file, version, max_train_examples, "training")
     dev = _read(dev_file, version, max_eval_examples, "dev")
-    pretrainer, config = load_pretrained(init_checkpoint)
+    pretrainer, config = load_pretrained(init_checkpoint, init_config)
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's "
                          f"max_position_embeddings ({config.max_position_embeddings}).")

@@ -116,6 +116,7 @@ def run_tagging(
     verbose=1,
     callbacks=(),
     random_init=False,
+    init_config=None,
 ):
     """Fine-tunes and evaluates a pre-trained ELECTRA discriminator on CoNLL-style tagging.
 
@@ -154,6 +155,8 @@ def run_tagging(
         callbacks: extra Keras callbacks for every seed's `fit`.
         random_init: start from random weights of the same config (the
             baseline), see `run_finetuning.starting_point`.
+        init_config: an `ElectraConfig` (or its JSON path) sizing an original
+            TF1 `init_checkpoint`, which stores no sizes; else unused.
 
     Returns:
         The dict written to `eval_results.json`: `metrics` (medians over
@@ -200,7 +203,7 @@ def run_tagging(
     steps_per_epoch = math.ceil(len(train) / train_batch_size)
     num_train_steps = max(1, int(steps_per_epoch * num_train_epochs))
 
-    pretrainer, config = load_pretrained(init_checkpoint)
+    pretrainer, config = load_pretrained(init_checkpoint, init_config)
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's "
                          f"max_position_embeddings ({config.max_position_embeddings}).")

@@ -114,8 +114,9 @@ def test_finetune_cli_errors_are_one_line(tmp_path):
                   f"--model_dir={tmp_path / 'out'}")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: --init_checkpoint={tmp_path}: no config.json; expected a model directory of "
-        "ours or a Hugging Face ELECTRA directory.")
+        f"error: --init_checkpoint={tmp_path}: not a checkpoint this package reads; expected a "
+        "keras_electra model directory, a Hugging Face ELECTRA directory, an original ELECTRA "
+        "TF1 checkpoint (model.ckpt-N) or a keras-hub ElectraBackbone preset.")
 
 
 def test_helpfull_documents_flags():

@@ -1,8 +1,11 @@
+import doctest
 import math
 
 import keras
 import numpy as np
 
+from keras_electra.layers import discriminator_head
+from keras_electra.layers.activations import gelu_approximate
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from tests.test_case import TestCase
 
@@ -24,3 +27,12 @@ class DiscriminatorHeadTest(TestCase):
         head = DiscriminatorHead(hidden_size=4, initializer_range=0.1)
         restored = keras.layers.deserialize(keras.layers.serialize(head))
         self.assertEqual(restored.get_config(), head.get_config())
+
+    def test_approximate_gelu_round_trips(self):
+        head = DiscriminatorHead(hidden_size=4, activation=gelu_approximate)
+        restored = keras.layers.deserialize(keras.layers.serialize(head))
+        self.assertIs(restored.activation, gelu_approximate)
+        self.assertEqual(restored.get_config(), head.get_config())
+
+    def test_docstring_example(self):
+        self.assertEqual(doctest.testmod(discriminator_head).failed, 0)

@@ -1,4 +1,5 @@
 import doctest
+import math
 import os
 import tempfile
 
@@ -111,6 +112,30 @@ class ElectraClassifierTest(TestCase):
         self.assertFalse(moved & frozen_paths)
         self.assertIn("classifier/kernel", moved)
         self.assertTrue(any(path.startswith(f"transformer_layer_{n - 1}/") for path in moved))
+
+    def test_hf_head_is_dense_gelu_dense(self):
+        model = ElectraClassifier(_backbone(), num_classes=3, dropout=0.5, head_hidden_size=16)
+        batch = tiny_batch()
+        logits = model(batch)
+        cls = model.backbone(batch)["sequence_output"].numpy()[:, 0, :]
+        kernel, bias = (v.numpy() for v in model.hidden_dense.weights)
+        hidden = cls @ kernel + bias
+        hidden = 0.5 * hidden * (1 + np.vectorize(math.erf)(hidden / np.sqrt(2)))  # exact GELU
+        kernel, bias = (v.numpy() for v in model.dense.weights)
+        self.assertAllClose(logits, hidden @ kernel + bias, atol=1e-5)
+        # Dropout before and after the hidden layer, in training only.
+        self.assertNotAllClose(model(batch, training=True), logits, atol=1e-4)
+        restored = ElectraClassifier.from_config(model.get_config())
+        self.assertEqual(restored.head_hidden_size, 16)
+        restored.set_weights(model.get_weights())
+        self.assertAllClose(restored(batch), logits)
+
+    def test_config_without_head_hidden_size_is_the_original_head(self):
+        config = ElectraClassifier(_backbone(), num_classes=2).get_config()
+        del config["head_hidden_size"]  # saved before the argument existed
+        restored = ElectraClassifier.from_config(config)
+        self.assertIsNone(restored.hidden_dense)
+        self.assertEqual(len(restored.weights) - len(restored.backbone.weights), 2)
 
     def test_rejects_no_classes(self):
         with self.assertRaisesRegex(ValueError, "num_classes"):

@@ -244,7 +244,7 @@ def test_hugging_face_directory_loads_the_same_discriminator(tmp_path, pretraine
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
     (hf_dir / "vocab.txt").unlink()
-    with pytest.raises(ValueError, match=r"hf/vocab.txt: not found"):
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*/hf: no vocab.txt; fine-tuning needs"):
         load_pretrained(str(hf_dir))
 
 
@@ -258,7 +258,7 @@ def test_hugging_face_directory_loads_the_same_discriminator(tmp_path, pretraine
     (dict(warmup_proportion=1.5), r"--warmup_proportion must be in \[0, 1\]"),
     (dict(max_train_examples=-1), r"--max_train_examples must be positive"),
     (dict(data_dir="missing"), r"missing/train.tsv: file not found"),
-    (dict(init_checkpoint="."), r"--init_checkpoint=.: no config.json"),
+    (dict(init_checkpoint="."), r"--init_checkpoint=.: not a checkpoint this package reads"),
 ])
 def test_errors_are_one_line_and_name_the_argument(tmp_path, pretrained_dir, kwargs, message):
     data = _sst2_dir(tmp_path / "SST-2", num_train=40, num_dev=8)

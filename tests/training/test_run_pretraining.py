@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from keras_electra.builders import build_pretrainer
+from keras_electra.convert.keras_hub import to_keras_hub
+from keras_electra.convert.transformers import to_transformers
 from keras_electra.data.vocab import write_vocabulary
 from keras_electra.training.run_finetuning import load_pretrained
 from keras_electra.training.run_pretraining import run_pretraining
@@ -119,3 +121,49 @@ def test_batch_must_split_over_replicas(tmp_path, corpus):
     with pytest.raises(ValueError, match=r"= 4 does not split over 3 replicas"):
         training_dataset(_ThreeReplicas(), tiny_config(vocab_size=size), text, "text")
 
+
+
+def _write_transformers(pretrainer, config, path):
+    to_transformers(pretrainer, str(path / "discriminator"),
+                    generator_out_dir=str(path / "generator"), vocab_file=config.vocab_file)
+
+
+def _write_keras_hub(pretrainer, config, path):
+    to_keras_hub(pretrainer.discriminator).save_to_preset(str(path))
+
+
+@pytest.mark.parametrize("writer, overrides, carries_generator", [
+    (_write_transformers, {}, True),
+    (_write_keras_hub, {"hidden_act": "gelu_approximate"}, False),  # keras-hub's GELU
+])
+def test_init_checkpoint_reads_other_formats(tmp_path, corpus, writer, overrides,
+                                             carries_generator):
+    text, vocab, size = corpus
+    config = tiny_config(vocab_size=size, vocab_file=vocab, seed=3, **overrides)
+    source = build_pretrainer(config)
+    writer(source, config, tmp_path / "source")
+    first = _FirstWeights()
+    run_pretraining(tiny_config(vocab_size=size, **overrides), str(tmp_path / "run"), text,
+                    num_train_steps=1, vocab_file=vocab, verbose=0,
+                    init_checkpoint=str(tmp_path / "source"), callbacks=[first])
+    # Paths repeat across the towers (both have embeddings_projection/...): key by object.
+    started = {id(v): w for v, w in zip(source.trainable_variables, first.weights, strict=True)}
+    for part in (source.discriminator, source.generator):
+        carried = part is source.discriminator or carries_generator
+        for variable in part.trainable_variables:
+            same = np.array_equal(variable.numpy(), started[id(variable)])
+            if carried or variable.path.startswith("embeddings/"):  # shared
+                assert same, variable.path
+            elif variable.path.endswith("kernel"):  # random; biases and gammas start equal
+                assert not same, variable.path
+
+    with pytest.raises(ValueError, match=r"^--init_checkpoint=.*: trained with hidden_act="):
+        run_pretraining(tiny_config(vocab_size=size, hidden_act="gelu"
+                                    if overrides else "gelu_approximate"),
+                        str(tmp_path / "other_gelu"), text, num_train_steps=1,
+                        vocab_file=vocab, verbose=0, init_checkpoint=str(tmp_path / "source"))
+    with pytest.raises(ValueError, match=r"^--init_checkpoint=.*has shape .* but this run's "
+                                         r"config needs"):
+        run_pretraining(tiny_config(vocab_size=size, intermediate_size=48, **overrides),
+                        str(tmp_path / "bad"), text, num_train_steps=1, vocab_file=vocab,
+                        verbose=0, init_checkpoint=str(tmp_path / "source"))

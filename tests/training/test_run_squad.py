@@ -221,7 +221,7 @@ def test_squad_v2_null_span_scoring_two_seeds_median(tmp_path, pretrained_dir):
     (dict(train_file="missing.json"), r"missing.json: file not found"),
     (dict(version="1.1", impossible=True), r"train.json: \d+ unanswerable \(is_impossible\) "
                                            r"question\(s\); that is SQuAD 2.0"),
-    (dict(init_checkpoint="."), r"--init_checkpoint=.*: no config.json"),
+    (dict(init_checkpoint="."), r"--init_checkpoint=.*: not a checkpoint this package reads"),
 ])
 def test_errors_are_one_line_and_name_the_argument(tmp_path, pretrained_dir, kwargs, message):
     impossible = kwargs.pop("impossible", False)

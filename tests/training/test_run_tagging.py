@@ -214,7 +214,7 @@ def test_plain_tags_report_accuracy(tmp_path, pretrained_dir):
     (dict(max_eval_examples=0), r"--max_eval_examples must be positive"),
     (dict(dev_file="missing.txt"), r"missing.txt: file not found"),
     (dict(tag_column=1), r"train.txt:3: tag '(NNP|XX)' is not O, B-TYPE or I-TYPE"),
-    (dict(init_checkpoint="."), r"--init_checkpoint=.: no config.json"),
+    (dict(init_checkpoint="."), r"--init_checkpoint=.: not a checkpoint this package reads"),
     (dict(tag_column=2, iob=False),
      r"train.txt: every word has the tag 'B-NP' \(--tag_column=2\); a tagger needs at least two"),
 ])
