@@ -21,6 +21,9 @@ import keras_hub
 from keras_electra.builders import build_backbone, build_embeddings
 from keras_electra.config import ElectraConfig
 
+# Hard-coded in keras_hub.models.ElectraBackbone (the original BERT/ELECTRA value).
+KERAS_HUB_LAYER_NORM_EPSILON = 1e-12
+
 
 def to_keras_hub(backbone):
     """A `keras_hub.models.ElectraBackbone` holding our discriminator's weights.
@@ -46,6 +49,10 @@ def to_keras_hub(backbone):
         raise ValueError("to_keras_hub: keras-hub's ElectraBackbone always projects embeddings "
                          "to hidden_dim; this model has embedding_size == hidden_size and no "
                          "projection.")
+    epsilon = backbone.layer_norm_epsilon
+    if epsilon != KERAS_HUB_LAYER_NORM_EPSILON:
+        raise ValueError(f"to_keras_hub: keras-hub's ElectraBackbone fixes layer_norm_epsilon at "
+                         f"{KERAS_HUB_LAYER_NORM_EPSILON:g}; this model uses {epsilon:g}.")
     _copy_by_path(backbone.weights, target.weights, skip=("pooled_dense/",))
     return target
 

@@ -209,7 +209,11 @@ def initialize_from(pretrainer, config, path):
     if source_format == "keras_electra":
         load_initial_weights(pretrainer, config, path)
         return source_format
-    source, source_config, has_generator = read_pretrainer(path, config, source_format)
+    try:
+        source, source_config, has_generator = read_pretrainer(path, config, source_format)
+    except ValueError as e:
+        raise ValueError(f"--init_checkpoint={path}: {str(e).removeprefix(path + ': ')}") \
+            from None
     if source_config.hidden_act != config.hidden_act:
         raise ValueError(
             f"--init_checkpoint={path}: trained with hidden_act={source_config.hidden_act!r}, "

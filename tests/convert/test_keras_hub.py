@@ -54,3 +54,12 @@ def test_no_projection_is_a_clear_error():
     with pytest.raises(ValueError, match="always projects embeddings") as raised:
         to_keras_hub(ours)
     assert "\n" not in str(raised.value)
+
+
+def test_another_layer_norm_epsilon_is_a_clear_error():
+    config = tiny_config(layer_norm_epsilon=1e-3)
+    ours = discriminator_from_pretrainer(keras_electra.build_pretrainer(config))
+    with pytest.raises(ValueError, match="fixes layer_norm_epsilon at 1e-12; this model uses "
+                                         "0.001") as raised:
+        to_keras_hub(ours)
+    assert "\n" not in str(raised.value)

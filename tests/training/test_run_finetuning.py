@@ -5,10 +5,12 @@ import json
 import statistics
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 
 from keras_electra.builders import build_pretrainer
+from keras_electra.convert.keras_hub import to_keras_hub
 from keras_electra.convert.transformers import to_transformers
 from keras_electra.data.vocab import write_vocabulary
 from keras_electra.models.task_builders import discriminator_from_pretrainer
@@ -16,6 +18,7 @@ from keras_electra.training import run_finetuning as run_finetuning_module
 from keras_electra.training.checkpoints import save_pretrainer
 from keras_electra.training.run_finetuning import load_pretrained, run_finetuning
 from keras_electra.training.training_summaries import read_scalars
+from tests.convert.hf_models import write_original_from_pretrainer
 from tests.test_case import tiny_batch, tiny_config
 
 WORDS = ["the", "a", "film", "plot", "actor", "story", "music", "is", "was", "quite", "very",
@@ -311,3 +314,32 @@ def test_random_init_baseline_starts_from_seeded_random_weights(tmp_path, pretra
 class _FirstWeights(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.weights = [v.numpy() for v in self.model.trainable_variables]
+
+
+@pytest.mark.parametrize("source_format", ["original", "keras_hub"])
+def test_fine_tuning_starts_from_original_and_keras_hub_checkpoints(tmp_path, pretrained_dir,
+                                                                    source_format):
+    ours, config = load_pretrained(str(pretrained_dir))
+    init_config = None
+    if source_format == "original":  # sized (and given its vocabulary) by --init_config
+        source = write_original_from_pretrainer(ours, tmp_path / "original")
+        init_config = str(tmp_path / "original_config.json")
+        config.to_json(init_config)
+    else:  # the discriminator encoder and its tokenizer's vocabulary
+        source = str(tmp_path / "preset")
+        to_keras_hub(ours.discriminator).save_to_preset(source)
+        keras_hub.models.ElectraTokenizer(vocabulary=config.vocab_file,
+                                          lowercase=True).save_to_preset(source)
+    pretrainer, loaded = load_pretrained(source, init_config)
+    assert open(loaded.vocab_file).read() == open(config.vocab_file).read()
+    for a, b in zip(ours.discriminator.weights, pretrainer.discriminator.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    results = run_finetuning("sst2", str(_sst2_dir(tmp_path / "SST-2", num_train=64, num_dev=16)),
+                             source, str(tmp_path / "run"), num_train_epochs=1,
+                             init_config=init_config, **FAST)
+    assert results["num_train_steps"] == 4 and 0 <= results["metrics"]["accuracy"] <= 1
+    if source_format == "original":
+        with pytest.raises(ValueError, match=r"^--init_checkpoint=.*: an original ELECTRA "
+                                             r"checkpoint stores no sizes; give its"):
+            load_pretrained(source)
