@@ -10,6 +10,7 @@ CLIS = {
     "keras-electra-convert": "keras_electra.convert.__main__:run",
     "keras-electra-export": "keras_electra.export.__main__:run",
     "keras-electra-demo": "keras_electra.demo:run",
+    "keras-electra-study": "keras_electra.study:run",
 }
 
 setuptools.setup(
@@ -36,6 +37,8 @@ setuptools.setup(
         # warmup records and the client; the LiteRT interpreter for --format=tflite.
         "tensorflow-serving-api==2.21.*",
         "ai-edge-litert>=2.3",
+        # The efficiency study's plot (keras_electra.studies.report).
+        "matplotlib>=3.8",
     ],
     extras_require={
         "test": ["pytest", "pytest-xdist", "torch==2.13.0", "transformers>=5",

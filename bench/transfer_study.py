@@ -19,11 +19,12 @@ the layout `../shared/data/SOURCES.md` describes.
 
 import json
 import os
-import subprocess
-import sys
-import time
 
 from absl import app, flags
+
+from keras_electra.studies.jobs import (
+    dev_metrics, finetune_command, load_finetune_results, per_seed_metric, run_logged,
+    scalar_curve)
 
 flags.DEFINE_string("pretrained", None, "Pre-training model directory.", required=True)
 flags.DEFINE_string("output_dir", None, "Where each fine-tuning run and report.md go.",
@@ -65,57 +66,24 @@ def data_root():
                           os.path.join(os.path.dirname(REPO), "shared", "data"))
 
 
-def results_path(task, init):
-    return os.path.join(FLAGS.output_dir, f"{task}_{init}", "eval_results.json")
+def run_dir(task, init):
+    return os.path.join(FLAGS.output_dir, f"{task}_{init}")
 
 
 def load_results(task, init):
     """The run's eval_results.json if it holds all seeds, else None."""
-    path = results_path(task, init)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        results = json.load(f)
-    return results if len(results.get("per_seed", [])) >= FLAGS.num_seeds else None
+    return load_finetune_results(run_dir(task, init), FLAGS.num_seeds)
 
 
 def finetune(task, init):
     """Runs one (task, init) pair in its own process; returns its results."""
     task_flags, _ = TASKS[task]
-    run_dir = os.path.dirname(results_path(task, init))
-    command = [sys.executable, "-m", "keras_electra.finetune",
-               *[f.format(data=data_root()) for f in task_flags],
-               f"--init_checkpoint={FLAGS.pretrained}", f"--model_dir={run_dir}",
-               f"--num_seeds={FLAGS.num_seeds}", f"--learning_rate={FLAGS.learning_rate}",
-               "--verbose=2", *FLAGS.extra]
-    if init == "random":
-        command.append("--random_init")
-    os.makedirs(run_dir, exist_ok=True)
-    start = time.time()
-    with open(os.path.join(run_dir, "finetune.log"), "w") as log:
-        subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
-    print(json.dumps({"ran": f"{task}_{init}", "seconds": round(time.time() - start)}),
-          flush=True)
+    command = finetune_command(
+        FLAGS.pretrained, run_dir(task, init), [f.format(data=data_root()) for f in task_flags],
+        FLAGS.num_seeds, FLAGS.learning_rate, random_init=init == "random", extra=FLAGS.extra)
+    seconds = run_logged(command, os.path.join(run_dir(task, init), "finetune.log"), cwd=REPO)
+    print(json.dumps({"ran": f"{task}_{init}", "seconds": round(seconds)}), flush=True)
     return load_results(task, init)
-
-
-def nested_metrics(results):
-    """Dev metrics of a finetune result; GLUE nests them per dev set."""
-    metrics = results["metrics"]
-    if all(isinstance(v, dict) for v in metrics.values()):
-        # {"dev": {...}}: the study tasks have a single dev set.
-        (metrics,) = metrics.values()
-    return metrics
-
-
-def recall_curve(pretrained):
-    """[(step, replaced recall, precision, AUC, generator accuracy)] of a pre-training run."""
-    from keras_electra.training.training_summaries import read_scalars
-    scalars = read_scalars(os.path.join(pretrained, "logs", "train"))
-    names = ["replaced_recall", "replaced_precision", "replaced_auc", "generator_accuracy"]
-    series = [dict(scalars.get(name, [])) for name in names]
-    steps = sorted(series[0])
-    return [(step, *[s.get(step, float("nan")) for s in series]) for step in steps]
 
 
 def main(_):
@@ -129,15 +97,13 @@ def main(_):
         for metric in TASKS[task][1]:
             row = {"task": task, "metric": metric, "seeds": FLAGS.num_seeds}
             for init, results in by_init.items():
-                metrics = nested_metrics(results)
-                row[init] = round(metrics[metric], 4)
-                row[f"{init}_per_seed"] = [round(nested_metrics({"metrics": r["metrics"]})[metric], 4)
-                                           for r in results["per_seed"]]
+                row[init] = round(dev_metrics(results)[metric], 4)
+                row[f"{init}_per_seed"] = [round(v, 4) for v in per_seed_metric(results, metric)]
             if {"random", "pretrained"} <= set(by_init):
                 row["pretrained_minus_random"] = round(row["pretrained"] - row["random"], 4)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    curve = recall_curve(FLAGS.pretrained)
+    _, curve = scalar_curve(FLAGS.pretrained)
     lines = ["| task | metric | " + " | ".join(f"{i} (median)" for i in FLAGS.inits)
              + " | pretrained − random | per seed |",
              "|---|---|" + "---|" * len(FLAGS.inits) + "---|---|"]

@@ -1,7 +1,8 @@
 """The one place an `ElectraConfig` becomes layers and models.
 
 Embedding tying happens here: a single `ElectraEmbeddings` is handed to both
-backbones, and the generator's MLM head projects with its word table.
+backbones (under `embedding_sharing="gdes"` the discriminator reads it through
+a `GdesEmbeddings`), and the MLM heads project with its word table.
 """
 
 import contextlib
@@ -13,6 +14,7 @@ from keras_electra.data.vocab import DEFAULT_SPECIAL_TOKEN_IDS, load_vocabulary,
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
+from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
@@ -121,19 +123,28 @@ def build_pretrainer(config, special_tokens=None, dtype_policy=None):
         return _build_pretrainer(config, special_tokens, policy)
 
 
-def _build_pretrainer(config, special_tokens, policy):
-    embeddings = build_embeddings(config)
-    discriminator = build_backbone(config, embeddings, "discriminator")
-    generator = build_backbone(config, embeddings, "generator")
-    generator_head = keras_hub.layers.MaskedLMHead(
+def build_mlm_head(config, embeddings, name):
+    """An MLM head tied to `embeddings`' word table: dense(embedding_size, GELU)
+    -> LayerNorm -> word table^T + bias; its input width is set when it is built."""
+    return keras_hub.layers.MaskedLMHead(
         token_embedding=embeddings.token_embedding,
         # Exact erf GELU whatever `hidden_act` is: the original, and Hugging
         # Face's `ElectraGeneratorPredictions` hard-codes "gelu" too.
         intermediate_activation="gelu",
         layer_norm_epsilon=config.layer_norm_epsilon,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
-        name="generator_head",
+        name=name,
     )
+
+
+def _build_pretrainer(config, special_tokens, policy):
+    embeddings = build_embeddings(config)
+    discriminator_embeddings = embeddings
+    if config.embedding_sharing == "gdes":
+        discriminator_embeddings = GdesEmbeddings(embeddings, name="discriminator_embeddings")
+    discriminator = build_backbone(config, discriminator_embeddings, "discriminator")
+    generator = build_backbone(config, embeddings, "generator")
+    generator_head = build_mlm_head(config, embeddings, "generator_head")
     discriminator_head = DiscriminatorHead(
         hidden_size=config.hidden_size,
         # Hugging Face's `ElectraDiscriminatorPredictions` uses `hidden_act`.
@@ -157,6 +168,10 @@ def _build_pretrainer(config, special_tokens, policy):
         discriminator_weight=config.discriminator_weight,
         clip_norm=config.clip_norm,
         seed=config.seed,
+        objective=config.objective,
+        # The BERT-style head of the discriminator-side MLM objectives.
+        discriminator_mlm_head=(None if config.objective == "electra" else
+                                build_mlm_head(config, embeddings, "discriminator_mlm_head")),
         dtype=policy,
         name="electra_pretrainer",
     )

@@ -27,6 +27,13 @@ MIXED_PRECISION_POLICIES = {
 # them to Keras functions; listed here too so the config imports no Keras).
 HIDDEN_ACTS = ("gelu", "gelu_approximate")
 
+# `ElectraConfig.objective` values (`ElectraPretrainer.OBJECTIVES`, listed here
+# too so the config imports no Keras).
+OBJECTIVES = ("electra", "mlm", "replace_mlm", "all_tokens_mlm")
+
+# `ElectraConfig.embedding_sharing` values.
+EMBEDDING_SHARING = ("tied", "gdes")
+
 @dataclasses.dataclass(frozen=True)
 class ElectraConfig:
     """Model sizes and pre-training hyperparameters of an ELECTRA run.
@@ -59,16 +66,45 @@ class ElectraConfig:
             `max(1, width // 64)` like the original code.
         generator_intermediate_size: explicit generator FFN width; `None`
             derives `4 * width` like the original code.
+        embedding_sharing: how the discriminator reads the word table it
+            shares with the generator. "tied" (the original): one table,
+            trained by both losses. "gdes" (gradient-disentangled embedding
+            sharing, He et al. 2021, DeBERTaV3): the discriminator's word
+            vectors are `stop_gradient(generator table) + residual`, the
+            residual a table of its own that starts at zero, so the
+            discriminator's loss never moves the generator's table;
+            position/segment embeddings and the embedding LayerNorm stay
+            shared. `discriminator_from_pretrainer` merges the two tables
+            into one for fine-tuning. Needs objective "electra".
         max_seq_length: length of every pre-training example.
-        mask_prob: fraction of maskable tokens the generator predicts.
+        objective: what the discriminator-sized encoder (the one fine-tuned)
+            learns (Clark et al. 2020, section 3.2):
+            "electra" (replaced-token detection on generator samples, the
+            default); "mlm" (BERT's masked LM, no generator: of the chosen
+            positions 80% become `[MASK]`, 10% a uniformly random
+            non-special token, 10% stay; `mask_token_prob`, `temperature`,
+            `generator_weight` and `discriminator_weight` are unused);
+            "replace_mlm" (the chosen positions are corrupted as in
+            "electra" and the encoder predicts their original tokens;
+            loss = `generator_weight` * generator MLM + 1.0 * this MLM);
+            "all_tokens_mlm" (as "replace_mlm", but the original token of
+            every non-padding position is predicted, through the paper's
+            copy mechanism: a sigmoid copy probability D from the
+            discriminator head puts D on the input token and 1 - D on the
+            MLM softmax). `discriminator_weight` weighs RTD only.
+        mask_prob: fraction of maskable tokens the generator predicts
+            (under "mlm": the encoder).
         mask_token_prob: of the chosen positions, the fraction replaced by
-            `[MASK]`; the rest keep their token (the original uses no random
-            replacements).
+            `[MASK]` in the generator's input; the rest keep their token
+            (the original uses no random replacements). Unused by "mlm",
+            which has BERT's fixed 80/10/10.
         max_predictions_per_seq: static number of prediction slots per
             example; `None` derives `round((mask_prob + 0.005) * seq)`.
         temperature: generator sampling temperature.
-        generator_weight: weight of the MLM loss.
-        discriminator_weight: weight of the replaced-token-detection loss.
+        generator_weight: weight of the generator's MLM loss.
+        discriminator_weight: weight of the replaced-token-detection loss
+            (objective "electra"; the discriminator-side MLM of the other
+            objectives has weight 1).
         learning_rate: peak learning rate.
         train_batch_size: global batch size.
         num_train_steps: total optimizer steps (the schedule decays to 0).
@@ -113,7 +149,9 @@ class ElectraConfig:
     generator_layers: float = 1.0
     generator_num_heads: typing.Optional[int] = None
     generator_intermediate_size: typing.Optional[int] = None
+    embedding_sharing: str = "tied"
     # Objective.
+    objective: str = "electra"
     max_seq_length: int = 128
     mask_prob: float = 0.15
     mask_token_prob: float = 0.85
@@ -181,6 +219,17 @@ class ElectraConfig:
             raise ValueError(
                 f"ElectraConfig.hidden_act must be one of {list(HIDDEN_ACTS)}, "
                 f"got {self.hidden_act!r}.")
+        for name, allowed in (("objective", OBJECTIVES),
+                              ("embedding_sharing", EMBEDDING_SHARING)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"ElectraConfig.{name} must be one of {list(allowed)}, "
+                                 f"got {getattr(self, name)!r}.")
+        if self.embedding_sharing == "gdes" and self.objective != "electra":
+            # "mlm" has no generator to share with; the discriminator MLM head of
+            # the other two would tie to one of the two tables (not implemented).
+            raise ValueError(
+                f"ElectraConfig.embedding_sharing 'gdes' needs objective 'electra', "
+                f"got {self.objective!r}.")
         if self.mixed_precision not in MIXED_PRECISION_POLICIES:
             raise ValueError(
                 f"ElectraConfig.mixed_precision must be one of "

@@ -71,6 +71,17 @@ def test_json_round_trip(tmp_path):
         ({"max_seq_length": 1024}, "max_seq_length (1024) exceeds max_position_embeddings"),
         ({"hidden_act": "relu"},
          "ElectraConfig.hidden_act must be one of ['gelu', 'gelu_approximate'], got 'relu'"),
+        ({"objective": "bert"},
+         "ElectraConfig.objective must be one of ['electra', 'mlm', 'replace_mlm', "
+         "'all_tokens_mlm'], got 'bert'"),
+        ({"objective": None}, "ElectraConfig.objective must be str, got None"),
+        ({"embedding_sharing": "shared"},
+         "ElectraConfig.embedding_sharing must be one of ['tied', 'gdes'], got 'shared'"),
+        ({"embedding_sharing": "gdes", "objective": "mlm"},
+         "ElectraConfig.embedding_sharing 'gdes' needs objective 'electra', got 'mlm'"),
+        ({"embedding_sharing": "gdes", "objective": "all_tokens_mlm"},
+         "ElectraConfig.embedding_sharing 'gdes' needs objective 'electra', got "
+         "'all_tokens_mlm'"),
     ],
 )
 def test_validation_names_the_key(values, message):
@@ -102,6 +113,18 @@ def test_hidden_act_defaults_to_exact_gelu_and_matches_the_layers():
     assert ElectraConfig.from_dict({"vocab_size": 100}).hidden_act == "gelu"
     assert ElectraConfig(hidden_act="gelu_approximate").hidden_act == "gelu_approximate"
     assert HIDDEN_ACTS == activations.HIDDEN_ACTS
+
+
+def test_objective_and_embedding_sharing_default_to_electra_tied():
+    from keras_electra.config import EMBEDDING_SHARING, OBJECTIVES
+
+    # A config saved before the fields existed has neither key.
+    config = ElectraConfig.from_dict({"vocab_size": 100})
+    assert (config.objective, config.embedding_sharing) == ("electra", "tied")
+    for objective in OBJECTIVES:
+        assert ElectraConfig(objective=objective).objective == objective
+    config = ElectraConfig().with_overrides('{"embedding_sharing": "gdes"}')
+    assert config.embedding_sharing == "gdes" and EMBEDDING_SHARING == ("tied", "gdes")
 
 
 def test_docstring_example():

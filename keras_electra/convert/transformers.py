@@ -94,6 +94,7 @@ from keras_electra.builders import (
 from keras_electra.config import ElectraConfig
 from keras_electra.data.vocab import load_vocabulary, special_token_ids
 from keras_electra.layers.activations import hidden_act_name
+from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_classifier import ElectraClassifier
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
@@ -224,6 +225,10 @@ def _layer_norm(key, layer):
 
 
 def _embedding_tensors(embeddings):
+    if isinstance(embeddings, GdesEmbeddings):
+        raise ValueError("to_transformers: a GDES discriminator's word table is the generator's "
+                         "plus a residual, which HF has no place for; convert "
+                         "discriminator_from_pretrainer(pretrainer), which merges them.")
     prefix = "electra.embeddings"
     return [
         _Tensor(f"{prefix}.word_embeddings.weight", embeddings.token_embedding.embeddings),

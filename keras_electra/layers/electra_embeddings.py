@@ -95,7 +95,14 @@ class ElectraEmbeddings(keras.layers.Layer):
         self.built = True
 
     def call(self, input_ids, segment_ids, training=None):
-        tokens = self.token_embedding(input_ids)
+        return self.embed_vectors(self.token_embedding(input_ids), segment_ids, training)
+
+    def embed_vectors(self, tokens, segment_ids, training=None):
+        """Adds position and segment embeddings to word vectors, then LayerNorm and dropout.
+
+        `call` looks the word vectors up in `token_embedding`;
+        `GdesEmbeddings` passes the discriminator's own and shares the rest.
+        """
         x = tokens + self.position_embedding(tokens) + self.segment_embedding(segment_ids)
         x = self.layer_norm(x)
         return self.dropout_layer(x, training=training)

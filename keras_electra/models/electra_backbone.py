@@ -5,6 +5,7 @@ import keras_hub
 
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
+from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -23,7 +24,8 @@ class ElectraBackbone(keras.Model):
     there is no randomly initialised pooler.
 
     Args:
-        embeddings: an `ElectraEmbeddings` layer (shared or not).
+        embeddings: an `ElectraEmbeddings` layer (shared or not), or the
+            `GdesEmbeddings` view of one (a GDES discriminator).
         hidden_size: encoder width.
         num_layers: number of `TransformerEncoder` blocks.
         num_heads: attention heads per block.
@@ -137,6 +139,7 @@ class ElectraBackbone(keras.Model):
         if isinstance(config["embeddings"], dict):
             config["embeddings"] = keras.layers.deserialize(
                 config["embeddings"],
-                custom_objects={"ElectraEmbeddings": ElectraEmbeddings},
+                custom_objects={"ElectraEmbeddings": ElectraEmbeddings,
+                                "GdesEmbeddings": GdesEmbeddings},
             )
         return cls(**config)

@@ -1,19 +1,55 @@
-"""`ElectraPretrainer`: the generator + discriminator trained jointly with `fit`."""
+"""`ElectraPretrainer`: the generator + discriminator trained jointly with `fit`.
+
+Besides ELECTRA's replaced-token detection, the discriminator-sized encoder
+(the one fine-tuned) can learn by the objectives the paper compares with it
+(Clark et al. 2020, section 3.2): BERT's masked LM, Replace MLM and
+All-Tokens MLM.
+"""
 
 import keras
 import keras_hub
 import tensorflow as tf
 
 from keras_electra.layers.discriminator_head import DiscriminatorHead
+from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.objectives.losses import electra_loss
-from keras_electra.objectives.masking import mask_tokens
+from keras_electra.objectives.losses import (
+    ElectraLosses, copy_mechanism_loss, copy_mechanism_probabilities, electra_loss, mlm_loss)
+from keras_electra.objectives.masking import bert_mask_tokens, mask_tokens
 from keras_electra.objectives.random import example_seeds
 from keras_electra.objectives.sampling import replace_tokens, sample_from_logits
 from keras_electra.training.multi_worker import MultiWorkerFitMixin
 from keras_electra.training.train_iterator import TrainIteratorMixin
 
 _FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+# What the discriminator-sized encoder learns (`ElectraConfig.objective`).
+OBJECTIVES = ("electra", "mlm", "replace_mlm", "all_tokens_mlm")
+
+# The parts each objective runs and trains. The others are built all the same
+# (one model layout, whatever the objective) but never called, and not updated.
+_TRAINED_PARTS = {
+    "electra": ("generator", "generator_head", "discriminator", "discriminator_head"),
+    "mlm": ("discriminator", "discriminator_mlm_head"),
+    "replace_mlm": ("generator", "generator_head", "discriminator", "discriminator_mlm_head"),
+    "all_tokens_mlm": ("generator", "generator_head", "discriminator", "discriminator_head",
+                       "discriminator_mlm_head"),
+}
+
+# The metrics (attribute names) each objective logs, in order: RTD metrics
+# for "electra" only, the discriminator-side MLM ones for the others.
+_METRICS = {
+    "electra": ("loss_tracker", "generator_loss_tracker", "discriminator_loss_tracker",
+                "generator_accuracy", "discriminator_accuracy", "replaced_precision",
+                "replaced_recall", "replaced_fraction", "replaced_auc"),
+    "mlm": ("loss_tracker", "discriminator_mlm_loss_tracker", "discriminator_mlm_accuracy"),
+    "replace_mlm": ("loss_tracker", "generator_loss_tracker", "generator_accuracy",
+                    "discriminator_mlm_loss_tracker", "discriminator_mlm_accuracy",
+                    "replaced_fraction"),
+    "all_tokens_mlm": ("loss_tracker", "generator_loss_tracker", "generator_accuracy",
+                       "discriminator_mlm_loss_tracker", "discriminator_mlm_accuracy",
+                       "replaced_fraction"),
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -28,6 +64,32 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
 
     Build it from a config with `keras_electra.build_pretrainer(config)`,
     which also ties the two towers' embeddings.
+
+    `objective` picks what the discriminator-sized encoder learns (the
+    paper's section 3.2; `discriminator` stays the encoder that is
+    fine-tuned):
+
+    * "electra": the above.
+    * "mlm": BERT's masked LM, no generator: `bert_mask_tokens` (80% `[MASK]`,
+      10% random token, 10% kept) and MLM cross-entropy through
+      `discriminator_mlm_head`. Loss = that MLM. The generator and both
+      ELECTRA heads are built but never run.
+    * "replace_mlm": the generator corrupts the chosen positions as in
+      "electra"; the discriminator predicts their original tokens through
+      `discriminator_mlm_head`. Loss = `generator_weight * generator MLM +
+      discriminator MLM` (weight 1: the MLM that is being evaluated, as
+      the "mlm" baseline's).
+    * "all_tokens_mlm": as "replace_mlm", but the original token of every
+      non-padding position is predicted, with the paper's copy mechanism
+      (`copy_mechanism_loss`); the copy probability is the sigmoid of
+      `discriminator_head`'s logit.
+
+    Logged: `loss`; `generator_loss` and `generator_accuracy` when there is a
+    generator; `discriminator_loss`, `discriminator_accuracy` and the
+    `replaced_*` metrics for "electra"; `discriminator_mlm_loss` and
+    `discriminator_mlm_accuracy` (over the predicted positions; for
+    "all_tokens_mlm" every real token, argmax of the copy mixture) for the
+    other three; `replaced_fraction` whenever the generator corrupts.
 
     Args:
         generator: the generator `ElectraBackbone`.
@@ -46,6 +108,11 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         discriminator_weight: RTD loss weight.
         clip_norm: global gradient-norm clip applied in `train_step`.
         seed: seed of the per-step masking and sampling.
+        objective: one of `OBJECTIVES` (above); configs saved before it
+            existed load as "electra".
+        discriminator_mlm_head: a keras-hub `MaskedLMHead` on the
+            discriminator's width tied to the shared word embeddings; required
+            by every objective but "electra", which takes none.
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -82,13 +149,26 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         discriminator_weight=50.0,
         clip_norm=1.0,
         seed=0,
+        objective="electra",
+        discriminator_mlm_head=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if generator.embeddings is not discriminator.embeddings:
+        if _shared_embeddings(discriminator) is not generator.embeddings:
             raise ValueError(
                 "ElectraPretrainer: the generator and discriminator must share one "
                 "ElectraEmbeddings layer; build them with keras_electra.build_pretrainer.")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"ElectraPretrainer: objective must be one of {list(OBJECTIVES)}, "
+                             f"got {objective!r}.")
+        if (objective == "electra") != (discriminator_mlm_head is None):
+            raise ValueError(
+                f"ElectraPretrainer: objective {objective!r} "
+                f"{'takes no' if objective == 'electra' else 'needs a'} discriminator_mlm_head; "
+                "build it with keras_electra.build_pretrainer.")
+        if objective != "electra" and isinstance(discriminator.embeddings, GdesEmbeddings):
+            raise ValueError(f"ElectraPretrainer: GDES embedding sharing needs objective "
+                             f"'electra', got {objective!r}.")
         self.generator = generator
         self.discriminator = discriminator
         self.generator_head = generator_head
@@ -103,11 +183,15 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         self.discriminator_weight = discriminator_weight
         self.clip_norm = clip_norm
         self.seed = seed
+        self.objective = objective
+        self.discriminator_mlm_head = discriminator_mlm_head
 
         if not generator_head.built:
             generator_head.build((None, None, generator.hidden_size))
         if not discriminator_head.built:
             discriminator_head.build((None, None, discriminator.hidden_size))
+        if discriminator_mlm_head is not None and not discriminator_mlm_head.built:
+            discriminator_mlm_head.build((None, None, discriminator.hidden_size))
 
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.generator_loss_tracker = keras.metrics.Mean(name="generator_loss")
@@ -122,30 +206,48 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         # Share of real tokens the generator replaced: `1 - replaced_fraction` is
         # the accuracy of always answering "original" (the plateau to beat).
         self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
+        if objective != "electra":  # (an "electra" model keeps its old layout)
+            self.discriminator_mlm_loss_tracker = keras.metrics.Mean(
+                name="discriminator_mlm_loss")
+            self.discriminator_mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(
+                name="discriminator_mlm_accuracy")
         self.built = True
 
     # ---------------------------------------------------------------- towers
     @property
     def embeddings(self):
-        """The `ElectraEmbeddings` both towers use."""
-        return self.discriminator.embeddings
+        """The `ElectraEmbeddings` both towers use (under GDES, the generator's,
+        which the discriminator reads through its `GdesEmbeddings`)."""
+        return self.generator.embeddings
 
-    def _generator_logits_at(self, input_ids, batch, positions, training):
-        sequence = self.generator(
+    @staticmethod
+    def _encode(tower, input_ids, batch, training):
+        """`tower`'s sequence output on `input_ids` with the batch's mask and segments."""
+        return tower(
             {"input_ids": input_ids, "input_mask": batch["input_mask"],
              "segment_ids": batch["segment_ids"]},
             training=training,
         )["sequence_output"]
+
+    def _generator_logits_at(self, input_ids, batch, positions, training):
+        sequence = self._encode(self.generator, input_ids, batch, training)
         # Softmax, sampling and losses run in float32 under mixed policies.
         return tf.cast(self.generator_head(sequence, mask_positions=positions), tf.float32)
 
     def _discriminator_logits(self, input_ids, batch, training):
-        sequence = self.discriminator(
-            {"input_ids": input_ids, "input_mask": batch["input_mask"],
-             "segment_ids": batch["segment_ids"]},
-            training=training,
-        )["sequence_output"]
+        sequence = self._encode(self.discriminator, input_ids, batch, training)
         return tf.cast(self.discriminator_head(sequence), tf.float32)
+
+    def _discriminator_mlm_logits_at(self, input_ids, batch, positions, training):
+        sequence = self._encode(self.discriminator, input_ids, batch, training)
+        return self._mlm_head_logits(sequence, positions)
+
+    def _mlm_head_logits(self, sequence, positions):
+        if self.discriminator_mlm_head is None:
+            raise ValueError("ElectraPretrainer: objective 'electra' has no discriminator "
+                             "MLM head.")
+        return tf.cast(self.discriminator_mlm_head(sequence, mask_positions=positions),
+                       tf.float32)
 
     def discriminator_logits(self, batch):
         """`(batch, seq)` replaced-token logits of the batch as given (no dropout)."""
@@ -155,12 +257,20 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
     def generator_logits(self, batch):
         """`(batch, seq, vocab)` MLM logits at every position (no masking, no dropout)."""
         batch = _as_int32(batch)
-        shape = tf.shape(batch["input_ids"])
-        positions = tf.tile(tf.range(shape[1])[None, :], [shape[0], 1])
+        positions = _every_position(batch["input_ids"])
         return self._generator_logits_at(batch["input_ids"], batch, positions, training=False)
 
+    def discriminator_mlm_logits(self, batch):
+        """`(batch, seq, vocab)` logits of the discriminator's MLM head at every
+        position, of the batch as given (objectives other than "electra")."""
+        batch = _as_int32(batch)
+        positions = _every_position(batch["input_ids"])
+        return self._discriminator_mlm_logits_at(batch["input_ids"], batch, positions,
+                                                 training=False)
+
     def call(self, inputs, training=False):
-        """Per-token probability that each token was replaced, `(batch, seq)`."""
+        """Per-token probability that each token was replaced, `(batch, seq)`
+        (under "all_tokens_mlm": the copy probability; untrained otherwise)."""
         inputs = _as_int32(inputs)
         return tf.sigmoid(self._discriminator_logits(inputs["input_ids"], inputs, training))
 
@@ -206,28 +316,94 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         return masked, gen_logits, corrupted, rtd_labels
 
     def compute_losses(self, batch, seeds, training, global_normalizers=False):
-        """The losses of this replica's batch.
+        """The losses of this replica's batch under `objective`, and what they came from.
 
         With `global_normalizers`, they are this replica's share: sums over
         its examples divided by the counts of the whole global batch
         (all-reduced), so that summing them over replicas gives the losses of
         the global batch exactly, whatever the split.
+
+        Returns:
+            `(ElectraLosses, outputs)`: `discriminator` is the RTD loss for
+            "electra" and the discriminator-side MLM loss otherwise;
+            `generator` is 0 for "mlm". `outputs` is a dict for the metrics.
         """
+        objective = {
+            "electra": self._electra_losses,
+            "mlm": self._mlm_losses,
+            "replace_mlm": self._replace_mlm_losses,
+            "all_tokens_mlm": self._all_tokens_mlm_losses,
+        }[self.objective]
+        return objective(batch, seeds, training, global_normalizers)
+
+    def _electra_losses(self, batch, seeds, training, global_normalizers):
+        """Replaced-token detection on the generator's samples."""
         masked, gen_logits, corrupted, rtd_labels = self.corrupt(batch, seeds, training)
         disc_logits = self._discriminator_logits(corrupted, batch, training)
-        normalizers = {}
-        if global_normalizers:
-            replica = tf.distribute.get_replica_context()
-            counts = [tf.reduce_sum(masked.weights),
-                      tf.reduce_sum(tf.cast(batch["input_mask"], tf.float32))]
-            mlm_count, rtd_count = replica.all_reduce(tf.distribute.ReduceOp.SUM, counts)
-            normalizers = {"mlm_normalizer": mlm_count, "rtd_normalizer": rtd_count}
+        mlm_count, rtd_count = _counts(global_normalizers, masked.weights, batch["input_mask"])
         losses = electra_loss(
             gen_logits, masked.targets, masked.weights,
             disc_logits, rtd_labels, batch["input_mask"],
-            self.generator_weight, self.discriminator_weight, **normalizers,
+            self.generator_weight, self.discriminator_weight,
+            mlm_normalizer=mlm_count, rtd_normalizer=rtd_count,
         )
-        return losses, (masked, gen_logits, disc_logits, rtd_labels)
+        return losses, {"masked": masked, "generator_logits": gen_logits,
+                        "discriminator_logits": disc_logits, "rtd_labels": rtd_labels}
+
+    def _mlm_losses(self, batch, seeds, training, global_normalizers):
+        """BERT: 80/10/10 masking, MLM on the discriminator; no generator runs."""
+        masked = bert_mask_tokens(
+            batch["input_ids"], batch["input_mask"], self.special_token_ids,
+            self.mask_token_id, self.embeddings.vocabulary_size, self.mask_prob,
+            self.max_predictions_per_seq, seeds[0],
+        )
+        mlm_logits = self._discriminator_mlm_logits_at(
+            masked.input_ids, batch, masked.positions, training)
+        (count,) = _counts(global_normalizers, masked.weights)
+        loss = mlm_loss(mlm_logits, masked.targets, masked.weights, count)
+        losses = ElectraLosses(loss, tf.zeros_like(loss), loss)
+        return losses, {"mlm_predictions": mlm_logits, "mlm_targets": masked.targets,
+                        "mlm_weights": masked.weights}
+
+    def _replace_mlm_losses(self, batch, seeds, training, global_normalizers):
+        """The discriminator predicts the original tokens at the corrupted positions."""
+        masked, gen_logits, corrupted, rtd_labels = self.corrupt(batch, seeds, training)
+        mlm_logits = self._discriminator_mlm_logits_at(corrupted, batch, masked.positions,
+                                                       training)
+        (count,) = _counts(global_normalizers, masked.weights)
+        generator = mlm_loss(gen_logits, masked.targets, masked.weights, count)
+        discriminator = mlm_loss(mlm_logits, masked.targets, masked.weights, count)
+        losses = ElectraLosses(self.generator_weight * generator + discriminator,
+                               generator, discriminator)
+        return losses, {"masked": masked, "generator_logits": gen_logits,
+                        "rtd_labels": rtd_labels, "mlm_predictions": mlm_logits,
+                        "mlm_targets": masked.targets, "mlm_weights": masked.weights}
+
+    def _all_tokens_mlm_losses(self, batch, seeds, training, global_normalizers):
+        """The discriminator predicts every original token, copying or generating."""
+        masked, gen_logits, corrupted, rtd_labels = self.corrupt(batch, seeds, training)
+        # One encoder pass (one dropout mask) feeds both heads.
+        sequence = self._encode(self.discriminator, corrupted, batch, training)
+        mlm_logits = self._mlm_head_logits(sequence, _every_position(corrupted))
+        copy_logits = tf.cast(self.discriminator_head(sequence), tf.float32)
+        mlm_count, token_count = _counts(global_normalizers, masked.weights,
+                                         batch["input_mask"])
+        generator = mlm_loss(gen_logits, masked.targets, masked.weights, mlm_count)
+        discriminator = copy_mechanism_loss(mlm_logits, copy_logits, corrupted,
+                                            batch["input_ids"], batch["input_mask"],
+                                            token_count)
+        losses = ElectraLosses(self.generator_weight * generator + discriminator,
+                               generator, discriminator)
+        predictions = copy_mechanism_probabilities(mlm_logits, copy_logits, corrupted)
+        return losses, {"masked": masked, "generator_logits": gen_logits,
+                        "rtd_labels": rtd_labels, "mlm_predictions": predictions,
+                        "mlm_targets": batch["input_ids"], "mlm_weights": batch["input_mask"]}
+
+    def _trained_variables(self):
+        """The trainable variables of the parts `objective` runs, in model order."""
+        parts = [getattr(self, name) for name in _TRAINED_PARTS[self.objective]]
+        reached = {id(v) for part in parts for v in part.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) in reached]
 
     # --------------------------------------------------------------- training
     def train_step(self, data):
@@ -241,7 +417,7 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
             # Identity unless the optimizer scales losses (`LossScaleOptimizer`
             # under mixed_float16); its `apply` divides the scale back out.
             scaled_loss = self.optimizer.scale_loss(losses.total)
-        variables = self.trainable_variables
+        variables = self._trained_variables()
         gradients = tape.gradient(scaled_loss, variables)
         # For the logged gradient norm: 1 / (any fp16 loss scale).
         unscale = tf.math.divide_no_nan(losses.total, tf.cast(scaled_loss, tf.float32))
@@ -266,6 +442,11 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         gradient_norm = tf.linalg.global_norm(gradients) * unscale * num_replicas
         if self._clips_in_train_step():
             gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm / num_replicas)
+        if not self.optimizer.built:
+            # With slots for every variable, as `run_pretraining` and Keras' loading
+            # build it, also when the objective trains only some of them.
+            with keras.name_scope(self.optimizer.name, caller=self.optimizer):
+                self.optimizer.build(self.trainable_variables)
         self.optimizer.apply(gradients, variables)
         logs = self._update_metrics(losses, outputs, batch)
         # The norm of this step's gradient (one micro-batch's with accumulation).
@@ -311,28 +492,32 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         return self._update_metrics(losses, outputs, batch)
 
     def _update_metrics(self, losses, outputs, batch):
-        masked, gen_logits, disc_logits, rtd_labels = outputs
         input_mask = tf.cast(batch["input_mask"], tf.float32)
-        replaced_prob = tf.sigmoid(disc_logits)
         self.loss_tracker.update_state(losses.total)
-        self.generator_loss_tracker.update_state(losses.generator)
-        self.discriminator_loss_tracker.update_state(losses.discriminator)
-        self.generator_accuracy.update_state(masked.targets, gen_logits, masked.weights)
-        self.discriminator_accuracy.update_state(rtd_labels, replaced_prob, input_mask)
-        self.replaced_precision.update_state(rtd_labels, replaced_prob, input_mask)
-        self.replaced_recall.update_state(rtd_labels, replaced_prob, input_mask)
-        self.replaced_fraction.update_state(rtd_labels, input_mask)
-        self.replaced_auc.update_state(rtd_labels, replaced_prob, input_mask)
+        if "generator_logits" in outputs:
+            masked = outputs["masked"]
+            self.generator_loss_tracker.update_state(losses.generator)
+            self.generator_accuracy.update_state(masked.targets, outputs["generator_logits"],
+                                                 masked.weights)
+            self.replaced_fraction.update_state(outputs["rtd_labels"], input_mask)
+        if self.objective == "electra":
+            rtd_labels = outputs["rtd_labels"]
+            replaced_prob = tf.sigmoid(outputs["discriminator_logits"])
+            self.discriminator_loss_tracker.update_state(losses.discriminator)
+            self.discriminator_accuracy.update_state(rtd_labels, replaced_prob, input_mask)
+            self.replaced_precision.update_state(rtd_labels, replaced_prob, input_mask)
+            self.replaced_recall.update_state(rtd_labels, replaced_prob, input_mask)
+            self.replaced_auc.update_state(rtd_labels, replaced_prob, input_mask)
+        else:
+            self.discriminator_mlm_loss_tracker.update_state(losses.discriminator)
+            self.discriminator_mlm_accuracy.update_state(
+                outputs["mlm_targets"], outputs["mlm_predictions"],
+                tf.cast(outputs["mlm_weights"], tf.float32))
         return {metric.name: metric.result() for metric in self.metrics}
 
     @property
     def metrics(self):
-        return [
-            self.loss_tracker, self.generator_loss_tracker, self.discriminator_loss_tracker,
-            self.generator_accuracy, self.discriminator_accuracy,
-            self.replaced_precision, self.replaced_recall, self.replaced_fraction,
-            self.replaced_auc,
-        ]
+        return [getattr(self, name) for name in _METRICS[self.objective]]
 
     # ---------------------------------------------------------- serialisation
     def get_config(self):
@@ -353,6 +538,10 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
             "discriminator_weight": self.discriminator_weight,
             "clip_norm": self.clip_norm,
             "seed": self.seed,
+            "objective": self.objective,
+            "discriminator_mlm_head": (
+                None if self.discriminator_mlm_head is None
+                else keras.layers.serialize(self.discriminator_mlm_head)),
         }
 
     @classmethod
@@ -360,17 +549,47 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         """Rebuilds the towers and re-ties them to one embedding block."""
         config = dict(config)
         discriminator = ElectraBackbone.from_config(config.pop("discriminator")["config"])
+        embeddings = _shared_embeddings(discriminator)
         generator_config = dict(config.pop("generator")["config"])
-        generator_config["embeddings"] = discriminator.embeddings
+        generator_config["embeddings"] = embeddings
         generator = ElectraBackbone.from_config(generator_config)
-        head_config = dict(config.pop("generator_head")["config"])
-        head_config["token_embedding"] = discriminator.embeddings.token_embedding
-        head_config["dtype"] = keras.dtype_policies.deserialize(head_config["dtype"])
-        generator_head = keras_hub.layers.MaskedLMHead(**head_config)
+        generator_head = _tied_mlm_head(config.pop("generator_head"), embeddings)
         discriminator_head = keras.layers.deserialize(
             config.pop("discriminator_head"),
             custom_objects={"DiscriminatorHead": DiscriminatorHead})
+        if config.get("discriminator_mlm_head") is not None:
+            config["discriminator_mlm_head"] = _tied_mlm_head(
+                config["discriminator_mlm_head"], embeddings)
         return cls(generator, discriminator, generator_head, discriminator_head, **config)
+
+
+def _shared_embeddings(discriminator):
+    """The `ElectraEmbeddings` block the discriminator shares with the generator."""
+    embeddings = discriminator.embeddings
+    return embeddings.shared if isinstance(embeddings, GdesEmbeddings) else embeddings
+
+
+def _tied_mlm_head(serialized, embeddings):
+    """A serialized keras-hub `MaskedLMHead`, re-tied to the shared word table."""
+    head_config = dict(serialized["config"])
+    head_config["token_embedding"] = embeddings.token_embedding
+    head_config["dtype"] = keras.dtype_policies.deserialize(head_config["dtype"])
+    return keras_hub.layers.MaskedLMHead(**head_config)
+
+
+def _every_position(input_ids):
+    """`(batch, seq)` int32 positions `0..seq-1` of every row."""
+    shape = tf.shape(input_ids)
+    return tf.tile(tf.range(shape[1])[None, :], [shape[0], 1])
+
+
+def _counts(global_normalizers, *weights):
+    """The normalizer of each loss: `None` (its local count) or, with
+    `global_normalizers`, the sum of `weights` over the global batch."""
+    if not global_normalizers:
+        return [None] * len(weights)
+    counts = [tf.reduce_sum(tf.cast(w, tf.float32)) for w in weights]
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, counts)
 
 
 def _as_int32(batch):

@@ -5,7 +5,10 @@
     model = build_task_model("classification", backbone, num_classes=2)
 """
 
+import keras
+
 from keras_electra.builders import _default_dtype_policy
+from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_classifier import ElectraClassifier
 from keras_electra.models.electra_span_extractor import ElectraSpanExtractor
@@ -69,7 +72,12 @@ def discriminator_from_pretrainer(pretrainer):
     alive; so this rebuilds the discriminator from its config, with its own
     embeddings (trained by whatever model is built on it), under the dtype
     policy it was built with, and copies the weights. The generator and its
-    MLM head are dropped, as in the original fine-tuning code.
+    MLM head are dropped, as in the original fine-tuning code. Whatever the
+    pretrainer's objective, this is the encoder it trained (for "mlm", the
+    one trained with masked LM). Under GDES embedding sharing the copy gets a
+    plain `ElectraEmbeddings` whose word table is the generator's plus the
+    discriminator's residual, the discriminator's effective table (as
+    DeBERTaV3 merges them after pre-training), so fine-tuning trains one table.
 
     Args:
         pretrainer: an `ElectraPretrainer` (e.g. from
@@ -89,9 +97,23 @@ def discriminator_from_pretrainer(pretrainer):
     False
     """
     discriminator = pretrainer.discriminator
+    config, weights = discriminator.get_config(), discriminator.get_weights()
+    if isinstance(discriminator.embeddings, GdesEmbeddings):
+        config["embeddings"], weights = _merged_gdes(discriminator)
     # The encoder blocks take the default policy when built (see builders), so
     # rebuild under the discriminator's own one (e.g. mixed_bfloat16).
     with _default_dtype_policy(discriminator.dtype_policy):
-        backbone = ElectraBackbone.from_config(discriminator.get_config())
-    backbone.set_weights(discriminator.get_weights())
+        backbone = ElectraBackbone.from_config(config)
+    backbone.set_weights(weights)
     return backbone
+
+
+def _merged_gdes(discriminator):
+    """`(embeddings config, weights)` of `discriminator` with its `GdesEmbeddings`
+    replaced by a plain `ElectraEmbeddings` holding the merged word table."""
+    embeddings = discriminator.embeddings
+    generator_table = embeddings.shared.token_embedding.embeddings
+    merged = keras.ops.convert_to_numpy(embeddings.word_table())
+    weights = [merged if w is generator_table else keras.ops.convert_to_numpy(w)
+               for w in discriminator.weights if w is not embeddings.residual]
+    return keras.layers.serialize(embeddings.shared), weights

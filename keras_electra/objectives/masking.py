@@ -5,6 +5,10 @@ differences that make the masked fraction exact: positions are drawn
 *without* replacement (a random top-k; the original's `tf.random.categorical`
 can pick a position twice), and the count is taken over maskable tokens
 rather than over all non-padding tokens (so `[CLS]`/`[SEP]` do not inflate it).
+
+`bert_mask_tokens` is BERT's variant for the masked-LM baseline (objective
+"mlm"): the same positions, of which 80% become `[MASK]`, 10% a random
+token (`random_replacements`) and 10% stay.
 """
 
 import collections
@@ -74,9 +78,127 @@ def mask_tokens(
     2
     """
     input_ids = tf.convert_to_tensor(input_ids)
+    positions, targets, weights, action = _choose_positions(
+        input_ids, input_mask, special_ids, mask_prob, max_predictions, seed)
+    use_mask_token = tf.logical_and(action < mask_token_prob, weights > 0)
+    replace_here = scatter_positions(positions, use_mask_token, tf.shape(input_ids)[1])
+    masked_ids = tf.where(
+        replace_here, tf.cast(mask_token_id, input_ids.dtype), input_ids
+    )
+    return MaskedInputs(masked_ids, positions, targets, weights)
+
+
+# Of BERT's chosen positions: 80% -> [MASK], 10% -> a random token, 10% kept.
+BERT_MASK_TOKEN_PROB = 0.8
+BERT_RANDOM_TOKEN_PROB = 0.1
+
+
+def bert_mask_tokens(
+    input_ids,
+    input_mask,
+    special_ids,
+    mask_token_id,
+    vocab_size,
+    mask_prob,
+    max_predictions,
+    seed,
+    mask_token_prob=BERT_MASK_TOKEN_PROB,
+    random_token_prob=BERT_RANDOM_TOKEN_PROB,
+):
+    """BERT's masking: the positions of `mask_tokens`, then 80/10/10.
+
+    Each chosen position draws one uniform `u` (the draw `mask_tokens` uses
+    for its `[MASK]`-or-keep choice, so with the same seed the positions are
+    the same and the `[MASK]` slots are those of
+    `mask_tokens(..., mask_token_prob)`): `u < mask_token_prob` -> `[MASK]`,
+    then `u < mask_token_prob + random_token_prob` -> a token drawn by
+    `random_replacements` (never a special id; it may equal the original, as
+    in BERT), else the token stays.
+
+    Args:
+        input_ids, input_mask, special_ids, mask_token_id, mask_prob,
+            max_predictions, seed: as in `mask_tokens`; `special_ids` are
+            Python ints (they are also excluded from random tokens).
+        vocab_size: random tokens are drawn from `[0, vocab_size)` minus
+            `special_ids`.
+        mask_token_prob: share of chosen positions set to `[MASK]` (0.8).
+        random_token_prob: share set to a random token (0.1).
+
+    Returns:
+        A `MaskedInputs`.
+
+    Example:
+
+    >>> ids = tf.constant([[2, 7, 8, 9, 10, 3]])
+    >>> out = bert_mask_tokens(ids, tf.ones_like(ids), [0, 2, 3, 4], 4, 50, 0.5, 2, [1, 2],
+    ...                        mask_token_prob=0.0, random_token_prob=1.0)
+    >>> changed = tf.gather(out.input_ids, out.positions, batch_dims=1)
+    >>> bool(tf.reduce_all((changed >= 5) | (changed == 1)))  # never [PAD]/[CLS]/[SEP]/[MASK]
+    True
+    """
+    if not 0.0 <= mask_token_prob <= mask_token_prob + random_token_prob <= 1.0:
+        raise ValueError(
+            f"bert_mask_tokens: need 0 <= mask_token_prob ({mask_token_prob}) and "
+            f"mask_token_prob + random_token_prob ({random_token_prob}) <= 1.")
+    input_ids = tf.convert_to_tensor(input_ids)
+    positions, targets, weights, action = _choose_positions(
+        input_ids, input_mask, special_ids, mask_prob, max_predictions, seed)
+    random_ids = random_replacements(
+        tf.shape(positions), vocab_size, special_ids, _stream(seed, 2))
+    slot_ids = tf.where(
+        action < mask_token_prob,
+        tf.cast(mask_token_id, input_ids.dtype),
+        tf.where(action < mask_token_prob + random_token_prob,
+                 tf.cast(random_ids, input_ids.dtype), targets),
+    )
+    masked_ids = scatter_tokens(input_ids, positions, weights, slot_ids)
+    return MaskedInputs(masked_ids, positions, targets, weights)
+
+
+def random_replacements(shape, vocab_size, special_ids, seed):
+    """int32 ids of `shape`, uniform over `[0, vocab_size)` minus `special_ids`.
+
+    Draws `r` uniform in `[0, vocab_size - #special)` and maps it to the
+    `r`-th non-special id: stepping over each special id in ascending order.
+
+    Args:
+        shape: output shape; with `(batch, 2)` seeds, `shape[0]` is the batch.
+        vocab_size: Python int.
+        special_ids: Python ints never drawn.
+        seed: shape-`[2]` seed, or `(batch, 2)` seeds, one per example.
+
+    Example:
+
+    >>> ids = random_replacements([1000], 8, [0, 2, 3, 4], [0, 0])
+    >>> sorted(set(ids.numpy().tolist()))
+    [1, 5, 6, 7]
+    """
+    excluded = sorted({int(i) for i in special_ids if 0 <= int(i) < vocab_size})
+    count = vocab_size - len(excluded)
+    if count < 1:
+        raise ValueError(f"random_replacements: all {vocab_size} ids are special.")
+    uniform = stateless_uniform(shape, tf.cast(tf.convert_to_tensor(seed), tf.int64))
+    ids = tf.minimum(tf.cast(uniform * count, tf.int32), count - 1)  # floor: u >= 0
+    for special in excluded:
+        ids += tf.cast(ids >= special, tf.int32)
+    return ids
+
+
+def _stream(seed, index):
+    """The `index`-th independent seed stream of `seed` (0 is `seed` itself)."""
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    # Two streams: which positions, and which of them become [MASK].
-    position_seed, keep_seed = seed, seed + tf.constant([0, 1 << 40], tf.int64)
+    return seed + tf.constant([0, index << 40], tf.int64)
+
+
+def _choose_positions(input_ids, input_mask, special_ids, mask_prob, max_predictions, seed):
+    """`(positions, targets, weights, action)` of `mask_tokens`' chosen subset.
+
+    `action` is one uniform draw in [0, 1) per slot (stream 1 of `seed`),
+    which decides what the slot's token becomes.
+    """
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    # Two streams: which positions, and what happens to them.
+    position_seed, keep_seed = seed, _stream(seed, 1)
     candidates = maskable_positions(input_ids, input_mask, special_ids)
     num_candidates = tf.reduce_sum(tf.cast(candidates, tf.int32), axis=-1)
     num_to_predict = tf.cast(
@@ -93,16 +215,8 @@ def mask_tokens(
     weights = tf.sequence_mask(num_to_predict, max_predictions, dtype=tf.float32)
     positions = positions * tf.cast(weights, tf.int32)
     targets = tf.gather(input_ids, positions, batch_dims=1) * tf.cast(weights, input_ids.dtype)
-
-    use_mask_token = tf.logical_and(
-        stateless_uniform(tf.shape(positions), keep_seed) < mask_token_prob,
-        weights > 0,
-    )
-    replace_here = scatter_positions(positions, use_mask_token, tf.shape(input_ids)[1])
-    masked_ids = tf.where(
-        replace_here, tf.cast(mask_token_id, input_ids.dtype), input_ids
-    )
-    return MaskedInputs(masked_ids, positions, targets, weights)
+    action = stateless_uniform(tf.shape(positions), keep_seed)
+    return positions, targets, weights, action
 
 
 def scatter_positions(positions, active, sequence_length):

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-LOSS_TERMS = ("loss", "generator_loss", "discriminator_loss")
+LOSS_TERMS = ("loss", "generator_loss", "discriminator_loss", "discriminator_mlm_loss")
 
 
 class NonFiniteLossError(ValueError):

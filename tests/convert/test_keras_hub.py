@@ -63,3 +63,12 @@ def test_another_layer_norm_epsilon_is_a_clear_error():
                                          "0.001") as raised:
         to_keras_hub(ours)
     assert "\n" not in str(raised.value)
+
+
+def test_gdes_discriminator_is_a_clear_error():
+    pretrainer = keras_electra.build_pretrainer(tiny_config(embedding_sharing="gdes"))
+    with pytest.raises(ValueError, match=r"unexpected \['discriminator_embeddings/"
+                                         r"residual_embeddings'\]") as raised:
+        to_keras_hub(pretrainer.discriminator)
+    assert "\n" not in str(raised.value)
+    to_keras_hub(discriminator_from_pretrainer(pretrainer))  # merged: converts

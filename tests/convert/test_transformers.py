@@ -585,6 +585,33 @@ def test_to_transformers_refuses_heads_hf_lacks(task_dirs, tmp_path):
     assert not os.path.exists(tmp_path / "a")
 
 
+def test_to_transformers_refuses_gdes_and_discriminator_mlm_heads(tmp_path):
+    # No silent wrong weights: HF has no place for a GDES residual (the
+    # discriminator's table is not the shared one) or the MLM head of the
+    # discriminator-side MLM objectives.
+    from keras_electra.builders import build_pretrainer
+    from keras_electra.models.task_builders import discriminator_from_pretrainer
+    from tests.test_case import tiny_config
+
+    gdes = build_pretrainer(tiny_config(embedding_sharing="gdes"))
+    cases = [
+        (gdes, r"no Hugging Face name for weight\(s\) \['discriminator_embeddings/"
+               r"residual_embeddings'\]"),
+        (gdes.discriminator, r"GDES discriminator's word table .* convert "
+                             r"discriminator_from_pretrainer\(pretrainer\)"),
+        (build_pretrainer(tiny_config(objective="mlm")),
+         r"no Hugging Face name for weight\(s\) \['discriminator_mlm_head/"),
+    ]
+    for i, (model, message) in enumerate(cases):
+        with pytest.raises(ValueError, match=message) as error:
+            to_transformers(model, tmp_path / str(i))
+        assert "\n" not in str(error.value)
+        assert not os.path.exists(tmp_path / str(i))
+    # The merged encoder converts.
+    to_transformers(discriminator_from_pretrainer(gdes), tmp_path / "merged")
+    assert os.path.exists(tmp_path / "merged" / "model.safetensors")
+
+
 def test_docstring_examples():
     import doctest
 
