@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_electra.export.packed_encoder import unpacked
 from keras_electra.export.saved_model_export import serving_module
 from keras_electra.training.checkpoints import CONFIG_NAME
 from keras_electra.training.run_finetuning import TASK_INFO_NAME
@@ -99,8 +100,9 @@ def export_tflite(model_dir, output_path, max_seq_length=None, quantize=None):
         # misses variables (keras-team/keras#20095); the converter swallows
         # that and silently falls back to another path.
         archive = keras.export.ExportArchive()
-        archive.add_endpoint(name, fixed)
-        archive.write_out(tmp_dir, verbose=False)
+        with unpacked():  # static shapes suit TFLite better than skipping padding
+            archive.add_endpoint(name, fixed)
+            archive.write_out(tmp_dir, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp_dir, signature_keys=[name])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize == "dynamic_int8":

@@ -96,3 +96,15 @@ def test_check_fails_loudly_when_the_mirrored_layers_change(monkeypatch):
     monkeypatch.setattr(packed_encoder, "_packed_block", without_final_layer_norm)
     with pytest.raises(RuntimeError, match="PackedEncoder: differs from .* have changed"):
         check_packed_matches(backbone)
+
+
+def test_unpacked_traces_the_models_own_path():
+    backbone = _backbone()
+    batch = _batch()
+    plain = backbone(batch, training=False)["sequence_output"].numpy()
+    with packed_encoder.unpacked():
+        traced = tf.function(lambda b: PackedEncoder(backbone)(b)["sequence_output"])
+        got = traced(batch).numpy()
+    np.testing.assert_allclose(got, plain, atol=1e-5)  # padding positions too: no packing
+    graph = traced.get_concrete_function(batch).graph
+    assert not any(op.type == "ScatterNd" for op in graph.get_operations())
