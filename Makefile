@@ -32,7 +32,7 @@ demo: $(VENV)/.runtime
 	$(BIN)/python -m keras_electra.demo
 
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 bazel-test: $(VENV)/.test
 	tools/bazel_test.sh //...
