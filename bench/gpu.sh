@@ -13,6 +13,10 @@
 # .venv-gpu with tensorflow[and-cuda] (the version requirements.txt pins) and
 # requirements.txt; that needs a package index (a few minutes, ~3 GB with the CUDA
 # wheels). A machine with no network needs those brought along instead.
+#
+# The GPU machines lent to this project have PyTorch and JAX but no TensorFlow and no
+# package index: there, bench/gpu_keras_jax.py measures the same towers on Keras 3's
+# JAX backend beside PyTorch (results: bench/results/gpu_keras_jax_h200.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" PYTHONUNBUFFERED=1

@@ -18,9 +18,9 @@ The keras_electra side is `build_pretrainer(config)` + `fit` with
 `create_optimizer`; `bfloat16` is the config's `mixed_precision` (Keras
 `mixed_bfloat16`: float32 variables, bfloat16 compute).
 
-The PyTorch side is the careful version one would write with transformers
-(which has no ELECTRA pre-training loop): `ElectraForMaskedLM` (its
-encoder and heads called separately) and `ElectraForPreTraining` with
+The PyTorch side (`bench/torch_electra_step.py`) is the careful version one
+would write with transformers (which has no ELECTRA pre-training loop):
+`ElectraForMaskedLM` (its encoder and heads called separately) and `ElectraForPreTraining` with
 `attn_implementation="sdpa"`, one shared embedding module and a tied
 generator output matrix, the generator's hidden states gathered at the
 masked positions *before* its MLM head (no full-vocabulary logits),
@@ -47,7 +47,6 @@ matmul peak for the dtype (`--peak_gflops_*`, as `bench/run_all.py` passes
 them from `bench/matmul_peak.py`; measured here at n=2048 when not given).
 """
 
-import importlib
 import json
 import os
 import statistics
@@ -55,11 +54,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
+
+from light_import import light_import  # noqa: E402  (bench/)
+from torch_electra_step import build_torch_step  # noqa: E402  (bench/)
 
 flags.DEFINE_list("config", ["configs/electra_small.json"], "ElectraConfig JSON file(s).")
 flags.DEFINE_list("dtype", ["float32"], "float32 and/or bfloat16.")
@@ -84,6 +85,8 @@ flags.DEFINE_integer("num_threads", None, "Intra-op threads of both sides (defau
 FLAGS = flags.FLAGS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Only the top package is stubbed: the keras side imports the real subpackages.
+TOP_ONLY = ("keras_electra",)
 DTYPES = ("float32", "bfloat16")
 
 
@@ -91,24 +94,8 @@ def usable_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def _light_import(module):
-    """`keras_electra.<module>` without running `keras_electra/__init__.py`.
-
-    The package's `__init__` imports Keras and TensorFlow (~0.5 GB resident),
-    which the PyTorch side's process must not carry: its peak RSS is the
-    measurement. `config` and `flops` need neither, so an empty package
-    module stands in for it when nothing has imported the real one yet
-    (submodule imports, `keras_electra.builders` included, work the same).
-    """
-    if "keras_electra" not in sys.modules:
-        package = types.ModuleType("keras_electra")
-        package.__path__ = [os.path.join(os.path.dirname(HERE), "keras_electra")]
-        sys.modules["keras_electra"] = package
-    return importlib.import_module(f"keras_electra.{module}")
-
-
 def _load_config(path):
-    ElectraConfig = _light_import("config").ElectraConfig
+    ElectraConfig = light_import("config", TOP_ONLY).ElectraConfig
     config = ElectraConfig.from_json(path)
     return config.with_overrides({
         "max_seq_length": FLAGS.seq_length, "dropout": 0.1,
@@ -162,126 +149,6 @@ def time_keras(config, batch, dtype):
 
 
 # ------------------------------------------------------------- PyTorch + transformers
-
-def build_torch_step(config, dtype, compile_loss=False, fused_adamw=True):
-    """`(step(ids, attention, segments), info)`: one careful ELECTRA step in PyTorch."""
-    import torch
-    import torch.nn.functional as F
-    import transformers
-
-    if getattr(config, "objective", "electra") != "electra":
-        raise ValueError("The PyTorch side implements the 'electra' objective only.")
-    torch.manual_seed(0)
-    common = dict(
-        vocab_size=config.vocab_size, embedding_size=config.embedding_size,
-        max_position_embeddings=config.max_position_embeddings,
-        type_vocab_size=config.type_vocab_size,
-        hidden_act={"gelu": "gelu", "gelu_approximate": "gelu_new"}[config.hidden_act],
-        hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
-        layer_norm_eps=config.layer_norm_epsilon, initializer_range=config.initializer_range,
-        attn_implementation="sdpa")
-    disc = transformers.ElectraForPreTraining(transformers.ElectraConfig(
-        hidden_size=config.hidden_size, num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads, intermediate_size=config.intermediate_size,
-        **common))
-    gen = transformers.ElectraForMaskedLM(transformers.ElectraConfig(
-        hidden_size=config.generator_width, num_hidden_layers=config.generator_depth,
-        num_attention_heads=config.generator_heads, intermediate_size=config.generator_ffn,
-        **common))
-    # ELECTRA shares word/position/segment embeddings (and their LayerNorm); the
-    # generator's output matrix is the word table.
-    gen.electra.embeddings = disc.electra.embeddings
-    gen.generator_lm_head.weight = disc.electra.embeddings.word_embeddings.weight
-
-    num_predictions = config.predictions_per_seq
-    # [PAD], [CLS], [SEP], [MASK]: never masked (keras_electra's default layout).
-    special_ids = torch.tensor([0, 2, 3, 4])
-    autocast = dtype == "bfloat16"
-
-    class ElectraLoss(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.gen, self.disc = gen, disc
-
-        def forward(self, ids, attention, segments):
-            batch_size = ids.shape[0]
-            with torch.no_grad():  # dynamic masking, as keras_electra.objectives.masking
-                maskable = attention.bool() & ~torch.isin(ids, special_ids)
-                scores = torch.rand(ids.shape).masked_fill(~maskable, -1.0)
-                positions = scores.topk(num_predictions, dim=1).indices  # (b, p)
-                candidates = maskable.sum(1)
-                count = torch.minimum(
-                    torch.round(candidates * config.mask_prob).clamp(min=1), candidates)
-                count = count.clamp(max=num_predictions)
-                weights = torch.arange(num_predictions)[None, :] < count[:, None]
-                targets = ids.gather(1, positions)
-                use_mask = weights & (torch.rand(batch_size, num_predictions)
-                                      < config.mask_token_prob)
-                masked = ids.scatter(1, positions, torch.where(use_mask, 4, targets))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                hidden = self.gen.electra(masked, attention_mask=attention,
-                                          token_type_ids=segments).last_hidden_state
-                # Only the masked positions reach the MLM head and the vocabulary.
-                hidden = hidden.gather(1, positions[..., None].expand(-1, -1, hidden.shape[-1]))
-                gen_logits = self.gen.generator_lm_head(self.gen.generator_predictions(hidden))
-            gen_logits = gen_logits.float()
-            w = weights.float()
-            mlm = (F.cross_entropy(gen_logits.flatten(0, 1), targets.flatten(),
-                                   reduction="none") * w.flatten()).sum() / w.sum().clamp(min=1)
-            with torch.no_grad():  # Gumbel-max in float32, the original's noise
-                uniform = torch.rand_like(gen_logits)
-                gumbel = -torch.log(-torch.log(uniform + 1e-9) + 1e-9)
-                sampled = (gen_logits / config.temperature + gumbel).argmax(-1)
-                corrupted = ids.scatter(1, positions, torch.where(weights, sampled, targets))
-                labels = (corrupted != ids).float()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                disc_logits = self.disc(corrupted, attention_mask=attention,
-                                        token_type_ids=segments).logits
-            real = attention.float()
-            rtd = (F.binary_cross_entropy_with_logits(disc_logits.float(), labels,
-                                                      reduction="none") * real).sum() / real.sum()
-            return config.generator_weight * mlm + config.discriminator_weight * rtd
-
-    model = ElectraLoss().train()
-    named = {}
-    for name, parameter in list(disc.named_parameters()) + list(gen.named_parameters()):
-        named.setdefault(id(parameter), (name, parameter))  # shared ones once
-    params = [p for _, p in named.values()]
-    no_decay = [p for n, p in named.values() if "bias" in n or "LayerNorm" in n]
-    decay = [p for n, p in named.values() if not ("bias" in n or "LayerNorm" in n)]
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    fused = False
-    if fused_adamw:
-        try:
-            optimizer = torch.optim.AdamW(groups, lr=config.learning_rate,
-                                          eps=config.adam_epsilon, fused=True)
-            fused = True
-        except (RuntimeError, TypeError, ValueError):  # a build without the fused kernel
-            pass
-    if not fused:
-        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, eps=config.adam_epsilon)
-    # keras_electra's WarmupLinearDecay: peak * (1 - step/total) * min(1, step/warmup).
-    total, warmup = 10_000, min(config.num_warmup_steps, 10_000)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: max(0.0, 1 - s / total) * (min(1.0, s / warmup) if warmup else 1.0))
-    loss_fn = torch.compile(model) if compile_loss else model
-
-    def step(ids, attention, segments):
-        loss = loss_fn(ids, attention, segments)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
-        optimizer.step()
-        schedule.step()
-        return loss
-
-    info = {"torch_version": torch.__version__, "transformers_version": transformers.__version__,
-            "attn_implementation": disc.config._attn_implementation, "fused_adamw": fused,
-            "torch_compile": compile_loss,
-            "torch_parameters": sum(p.numel() for p in params)}
-    return step, info
-
 
 def time_torch(config, batch, dtype, compile_loss=False):
     import torch
@@ -393,7 +260,7 @@ def matmul_peak(dtype):
 
 def main(argv):
     del argv
-    train_step_flops = _light_import("flops").train_step_flops
+    train_step_flops = light_import("flops", TOP_ONLY).train_step_flops
     for dtype in FLAGS.dtype:
         if dtype not in DTYPES:
             raise SystemExit(f"--dtype: {dtype!r} is not one of {DTYPES}")

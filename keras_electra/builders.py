@@ -16,7 +16,6 @@ from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
 
 def build_embeddings(config):
@@ -138,6 +137,11 @@ def build_mlm_head(config, embeddings, name):
 
 
 def _build_pretrainer(config, special_tokens, policy):
+    # Imported here, not at the top: the towers (embeddings, backbones, heads)
+    # are plain Keras and build on any backend without TensorFlow
+    # (bench/gpu_keras_jax.py); the pretrainer's objective is TensorFlow.
+    from keras_electra.models.electra_pretrainer import ElectraPretrainer
+
     embeddings = build_embeddings(config)
     discriminator_embeddings = embeddings
     if config.embedding_sharing == "gdes":
