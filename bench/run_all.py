@@ -4,6 +4,7 @@
     python bench/run_all.py                             # the same
     python bench/run_all.py --quick --output_dir=/tmp/bench   # smoke run: tiny sizes, minutes
     python bench/run_all.py --only=matmul_peak,pretrain_step --torch_compile=false
+    python bench/run_all.py --render_only      # RESULTS.md again from results.jsonl
 
 Runs, each as a child process on this machine (run it otherwise idle: the
 numbers are only as good as the quiet they were taken in):
@@ -32,6 +33,10 @@ suite goes on. Every line is echoed as it comes and collected into
 `OUTPUT_DIR/results.jsonl`; `OUTPUT_DIR/RESULTS.md` renders them (machine,
 date, one table per benchmark). Both files are rewritten atomically after
 every benchmark, so an interrupted run keeps what it measured.
+
+`RESULTS.md` also shows the runs of `bench/gpu_keras_jax.py` on a lent GPU
+machine kept in `bench/results/gpu_*.jsonl` (`--gpu_results`), in their own
+section: this suite runs on the CPU it is started on.
 
 `--quick` shrinks every benchmark to a smoke run (tiny config only, a few
 steps, small matrices): it checks the suite end to end; its numbers are
@@ -78,6 +83,11 @@ flags.DEFINE_string("data_root", None, "Shared data folder (default: $KERAS_ELEC
                     "or ../shared/data).")
 flags.DEFINE_string("tflite_model_dir", "runs/sst2", "Fine-tuned SST-2 classifier for tflite.")
 flags.DEFINE_integer("timeout_s", 3600, "Per-benchmark time limit.")
+flags.DEFINE_string("gpu_results", "bench/results/gpu_*.jsonl",
+                    "JSON lines of bench/gpu_keras_jax.py runs on a lent GPU machine (a glob, "
+                    "relative to the repository), shown in their own section of RESULTS.md.")
+flags.DEFINE_bool("render_only", False, "Rewrite RESULTS.md from OUTPUT_DIR/results.jsonl "
+                  "(and --gpu_results) without running anything.")
 FLAGS = flags.FLAGS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -317,7 +327,46 @@ def _ratio(row, key):
     return f"**{row[key]}×**" if row.get(key) is not None else None
 
 
-def render(records):
+def _gpu_section(gpu_records):
+    """The lent-GPU runs of `bench/gpu_keras_jax.py`: one table row per side."""
+    sides = [r for r in gpu_records if r.get("bench") == "gpu_pretrain" and "status" not in r]
+    if not sides:
+        return []
+    devices = [r for r in gpu_records if r.get("bench") == "gpu_device"]
+    summaries = [r for r in gpu_records if r.get("bench") == "gpu_pretrain_summary"]
+    out = ["## GPU: ELECTRA pre-training step on one lent GPU (`bench/gpu_keras_jax.py`)", "",
+           "The GPU machines lent to this project have PyTorch and JAX but no TensorFlow and "
+           "no package index, so the TensorFlow path (`bench/gpu.sh`) cannot run there. "
+           "`keras_jax` is keras_electra's own towers (`builders`: embeddings, keras-hub "
+           "encoder blocks, heads) on Keras 3's JAX backend, compiled by XLA, with the "
+           "ELECTRA objective restated in `keras.ops`; `torch` and `torch_compiled` are the "
+           "PyTorch + transformers step of the CPU table, on the GPU. Same config, batch, "
+           "dtype and machine, one after another.", ""]
+    if devices:
+        out += ["Device: " + "; ".join(
+            f"{d.get('nvidia_smi')}, measured bf16 matmul {d.get('measured_bf16_matmul_tflops')}"
+            " TFLOP/s" for d in devices[:1]), ""]
+    out += [_table(sides, [
+        ("side", "side"), ("config", "config"), ("batch × seq", lambda r:
+                                                 f"{r.get('batch_size')} × {r.get('seq_length')}"),
+        ("dtype", "dtype"), ("sequences/s", "sequences_per_s"), ("tokens/s", "tokens_per_s"),
+        ("TFLOP/s", "achieved_tflops"), ("MFU (datasheet)", "mfu"),
+        ("MFU (measured matmul)", "mfu_vs_measured_matmul"),
+        ("peak GiB", "peak_memory_gib"), ("compile s", "compile_s"),
+        ("versions", lambda r: ", ".join(f"{k.split('_')[0]} {r[k]}" for k in (
+            "jax_version", "keras_version", "torch_version", "transformers_version")
+            if r.get(k)))]), ""]
+    for summary in summaries:
+        line = (f"Batch {summary.get('batch_size')}: target {summary.get('target_sequences_per_s')}"
+                f" sequences/s met: {summary.get('meets_target')}")
+        if summary.get("best_torch"):
+            line += (f"; keras_jax / best PyTorch ({summary['best_torch']}): "
+                     f"**{summary.get('keras_jax_vs_best_torch')}×**")
+        out += [line + ".", ""]
+    return out
+
+
+def render(records, gpu_records=()):
     machine = next((r for r in records if r.get("bench") == "machine"), {})
     ok = [r for r in records if r.get("bench") != "machine" and "status" not in r]
     out = ["# Benchmark results", ""]
@@ -399,6 +448,7 @@ def render(records):
                 ""]
     for name, rows in by_bench.items():
         out += [f"## {name}", "", _generic(rows), ""]
+    out += _gpu_section(gpu_records)
     other = [r for r in records if "status" in r]
     if other:
         out += ["## Skipped or failed", "",
@@ -415,11 +465,21 @@ def _write_atomic(path, text):
     os.replace(tmp, path)
 
 
-def write_outputs(output_dir, records):
+def read_gpu_results(pattern):
+    records = []
+    for path in sorted(glob.glob(os.path.join(REPO, pattern))):
+        with open(path, encoding="utf-8") as f:
+            records += [json.loads(line) for line in f if line.startswith("{")]
+    return records
+
+
+def write_outputs(output_dir, records, write_jsonl=True):
     os.makedirs(output_dir, exist_ok=True)
-    _write_atomic(os.path.join(output_dir, "results.jsonl"),
-                  "".join(json.dumps(r) + "\n" for r in records))
-    _write_atomic(os.path.join(output_dir, "RESULTS.md"), render(records))
+    if write_jsonl:
+        _write_atomic(os.path.join(output_dir, "results.jsonl"),
+                      "".join(json.dumps(r) + "\n" for r in records))
+    _write_atomic(os.path.join(output_dir, "RESULTS.md"),
+                  render(records, read_gpu_results(FLAGS.gpu_results)))
 
 
 def main(argv):
@@ -428,6 +488,15 @@ def main(argv):
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; known: {list(BENCHES)}")
     output_dir = FLAGS.output_dir or BENCH
+    if FLAGS.render_only:
+        path = os.path.join(output_dir, "results.jsonl")
+        try:
+            with open(path, encoding="utf-8") as f:
+                records = [json.loads(line) for line in f if line.strip()]
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"--render_only: cannot read {path}: {e}")
+        write_outputs(output_dir, records, write_jsonl=False)
+        return
     selected = [n for n in BENCHES if (not FLAGS.only or n in FLAGS.only) and n not in FLAGS.skip]
     records = [machine_record()]
     print(json.dumps(records[0]), flush=True)

@@ -199,7 +199,7 @@ def initialize_from(pretrainer, config, path):
     source does not have (see `read_pretrainer`) keep their fresh
     initialisation. Returns the format read.
     """
-    from keras_electra.training.checkpoints import load_initial_weights
+    from keras_electra.training.checkpoints import copy_weights, load_initial_weights
 
     path = os.fspath(path)
     # Our own `.weights.h5` files and `ckpt-N` prefixes load as before.
@@ -218,14 +218,6 @@ def initialize_from(pretrainer, config, path):
         raise ValueError(
             f"--init_checkpoint={path}: trained with hidden_act={source_config.hidden_act!r}, "
             f"this run's config has {config.hidden_act!r}; set \"hidden_act\" to match.")
-    targets, values = _towers(pretrainer, has_generator), _towers(source, has_generator)
-    if len(targets) != len(values):
-        raise ValueError(f"--init_checkpoint={path}: {len(values)} weights, but this run's "
-                         f"config has {len(targets)}; use the checkpoint's sizes.")
-    for target, value in zip(targets, values):
-        if tuple(target.shape) != tuple(value.shape):
-            raise ValueError(
-                f"--init_checkpoint={path}: {value.path} has shape {tuple(value.shape)} but this "
-                f"run's config needs {tuple(target.shape)}; use the checkpoint's sizes.")
-        target.assign(value)
+    copy_weights(_towers(pretrainer, has_generator), _towers(source, has_generator),
+                 f"--init_checkpoint={path}")
     return source_format

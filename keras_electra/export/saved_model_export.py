@@ -110,6 +110,13 @@ def serving_module(model_dir, max_seq_length=None):
     if os.path.exists(info_path):
         return _task_module(model_dir, info_path, max_seq_length)
     pretrainer, config = load_pretrained(model_dir)
+    if config.objective != "electra":
+        # Only the "electra" objective trains the replaced-token head the
+        # detector serves ("all_tokens_mlm" trains it to spot copies instead).
+        raise ValueError(
+            f"{model_dir}: pre-trained with objective={config.objective!r}, whose "
+            "discriminator head is not a trained replaced-token detector; fine-tune it "
+            "(python -m keras_electra.finetune) and export the fine-tuned model.")
     module = DetectorModule(pretrainer, config.vocab_file,
                             max_seq_length or config.max_seq_length, config.do_lower_case)
     return module, "detector", [{"text": WARMUP_TEXTS}]

@@ -4,4 +4,3 @@
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
-from keras_electra.layers.matmul_attention import MatmulAttention

@@ -6,7 +6,6 @@ import keras_hub
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
-from keras_electra.layers.matmul_attention import use_matmul_attention
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -100,8 +99,6 @@ class ElectraBackbone(keras.Model):
             x = projection(x)
         for block in encoder_blocks:
             x = block(x, padding_mask=input_mask)
-            # Built by the call above; its attention products become matmuls.
-            use_matmul_attention(block)
         super().__init__(
             inputs={"input_ids": input_ids, "input_mask": input_mask,
                     "segment_ids": segment_ids},

@@ -89,6 +89,24 @@ def load_initial_weights(pretrainer, config, path):
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ValueError(f"--init_checkpoint={path}: cannot load it into this config's "
                          f"model ({first_line}).") from None
-    for target, value in zip(pretrainer.weights, source.weights, strict=True):
-        target.assign(value)
+    copy_weights(pretrainer.weights, source.weights, f"--init_checkpoint={path}")
     logging.info("Initialised from %s", path)
+
+
+def copy_weights(targets, values, flag):
+    """Assigns `values` to the variables `targets`, in order, once all of them line up.
+
+    Counts and every shape are checked before the first assignment, so a
+    mismatch leaves `targets` as they were. `flag` opens each error (the
+    flag and path the weights came from).
+    """
+    if len(targets) != len(values):
+        raise ValueError(f"{flag}: {len(values)} weights, but this run's config has "
+                         f"{len(targets)}; use the checkpoint's sizes.")
+    for target, value in zip(targets, values):
+        if tuple(target.shape) != tuple(value.shape):
+            raise ValueError(
+                f"{flag}: {value.path} has shape {tuple(value.shape)} but this run's config "
+                f"needs {tuple(target.shape)}; use the checkpoint's sizes.")
+    for target, value in zip(targets, values):
+        target.assign(value)

@@ -251,3 +251,16 @@ def test_cli_writes_saved_model_and_tflite(pretrained, tmp_path):
     assert refused.returncode != 0
     assert refused.stderr.strip().splitlines()[-1] == \
         "error: --quantize applies to --format=tflite only."
+
+
+@pytest.mark.parametrize("objective", ["mlm", "all_tokens_mlm"])
+def test_detector_export_refuses_a_run_without_a_trained_detector(objective, tmp_path):
+    write_vocabulary(VOCAB, str(tmp_path / "vocab_source.txt"))
+    config = tiny_config(vocab_size=len(VOCAB), vocab_file=str(tmp_path / "vocab_source.txt"),
+                         max_seq_length=MAX_SEQ_LENGTH, objective=objective)
+    save_pretrainer(build_pretrainer(config), config, str(tmp_path / "model"))
+    export_dir = tmp_path / "serving" / "electra" / "1"
+    with pytest.raises(ValueError, match=f"objective='{objective}'.*fine-tune") as raised:
+        export_saved_model(str(tmp_path / "model"), str(export_dir))
+    assert str(tmp_path / "model") in str(raised.value) and "\n" not in str(raised.value)
+    assert not (tmp_path / "serving").exists()  # nothing half-written

@@ -1,0 +1,107 @@
+"""Where a keras_electra pre-training step spends its time: the TensorFlow profiler's top ops.
+
+    python bench/profile_step.py                                  # small, float32, 3 steps
+    python bench/profile_step.py --config=configs/electra_tiny.json --dtype=bfloat16
+
+Trains `build_pretrainer(config)` with `fit` as `bench/pretrain_step.py` does
+(batch 32 x 128, random ids, dropout 0.1), warms up, then records
+`--steps` steps with `tf.profiler.experimental` and reads the trace back
+with the profiler's own `framework_op_stats` tool (what TensorBoard's
+Profile tab shows). Prints one JSON line: the ops' self time per step,
+the `--top` op types by self time (`top_ops`: share; `top_ops_ms_per_step`),
+and the trace folder (open it in TensorBoard for the timeline). The profile is
+taken on an otherwise idle machine; its shares, not its times, are the
+result (the profiler itself slows small ops).
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("config", "configs/electra_small.json", "ElectraConfig JSON.")
+flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
+flags.DEFINE_integer("batch_size", 32, "Examples per step.")
+flags.DEFINE_integer("seq_length", 128, "Tokens per example.")
+flags.DEFINE_integer("warmup", 3, "Untraced steps first.")
+flags.DEFINE_integer("steps", 3, "Traced steps.")
+flags.DEFINE_integer("top", 12, "Op types listed.")
+flags.DEFINE_string("logdir", None, "Where the trace goes (default: a new temporary folder).")
+FLAGS = flags.FLAGS
+
+
+def op_type_self_times(tool_json):
+    """`{op type: total self time in microseconds}`, largest first, from the
+    `framework_op_stats` tool's output (gviz DataTable JSON); host ops, no IDLE."""
+    tables = json.loads(tool_json)
+    tables = tables if isinstance(tables, list) else [tables]
+    totals = {}
+    for table in tables:
+        columns = [c.get("id") for c in table.get("cols", [])]
+        if "type" not in columns or "total_self_time" not in columns:
+            continue
+        kind, self_time = columns.index("type"), columns.index("total_self_time")
+        where = columns.index("host_or_device") if "host_or_device" in columns else None
+        for row in table.get("rows", []):
+            cells = [c.get("v") if c else None for c in row["c"]]
+            if where is not None and cells[where] not in ("Host", "host", None):
+                continue
+            if cells[kind] == "IDLE":
+                continue
+            totals[cells[kind]] = totals.get(cells[kind], 0.0) + float(cells[self_time] or 0)
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def main(argv):
+    del argv
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
+
+    from keras_electra.builders import build_pretrainer
+    from keras_electra.config import ElectraConfig
+    from keras_electra.training.optimizer import create_optimizer
+
+    config = ElectraConfig.from_json(FLAGS.config).with_overrides({
+        "max_seq_length": FLAGS.seq_length, "dropout": 0.1, "mixed_precision": FLAGS.dtype})
+    ids = np.random.default_rng(0).integers(
+        5, config.vocab_size, (FLAGS.batch_size, FLAGS.seq_length)).astype("int32")
+    ids[:, 0], ids[:, -1] = 2, 3
+    batch = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    data = tf.data.Dataset.from_tensors(batch).repeat()
+    keras.utils.set_random_seed(0)
+    pretrainer = build_pretrainer(config)
+    pretrainer.compile(optimizer=create_optimizer(config, 10_000))
+    pretrainer.fit(data, steps_per_epoch=FLAGS.warmup, verbose=0)
+
+    logdir = FLAGS.logdir or tempfile.mkdtemp(prefix="profile_step_")
+    tf.profiler.experimental.start(logdir)
+    pretrainer.fit(data, steps_per_epoch=FLAGS.steps, verbose=0)
+    tf.profiler.experimental.stop()
+    traces = [os.path.join(root, name) for root, _, names in os.walk(logdir)
+              for name in names if name.endswith(".xplane.pb")]
+    if not traces:
+        raise SystemExit(f"{logdir}: the profiler wrote no .xplane.pb")
+    data, ok = _pywrap_profiler_plugin.xspace_to_tools_data(traces, "framework_op_stats")
+    if not ok:
+        raise SystemExit(f"{traces[0]}: framework_op_stats could not read it")
+    times = op_type_self_times(data.decode() if isinstance(data, bytes) else data)
+    whole = sum(times.values()) or 1.0
+    top = list(times.items())[:FLAGS.top]
+    print(json.dumps({
+        "bench": "profile_step", "config": os.path.basename(FLAGS.config), "dtype": FLAGS.dtype,
+        "batch_size": FLAGS.batch_size, "seq_length": FLAGS.seq_length, "steps": FLAGS.steps,
+        "op_self_ms_per_step": round(whole / 1e3 / FLAGS.steps, 1),
+        "top_ops": {k: round(v / whole, 3) for k, v in top},
+        "top_ops_ms_per_step": {k: round(v / 1e3 / FLAGS.steps, 1) for k, v in top},
+        "trace": logdir}), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
