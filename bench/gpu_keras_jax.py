@@ -46,6 +46,7 @@ sys.path.insert(0, HERE)
 from absl import app, flags  # noqa: E402
 
 from light_import import light_import  # noqa: E402
+from step_inputs import step_config, synthetic_batch  # noqa: E402
 
 flags.DEFINE_string("config", os.path.join(os.path.dirname(HERE), "configs/electra_base.json"),
                     "ElectraConfig JSON.")
@@ -68,19 +69,8 @@ DATASHEET_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989
 
 
 def _config():
-    config = light_import("config").ElectraConfig.from_json(FLAGS.config)
-    return config.with_overrides({
-        "max_seq_length": FLAGS.seq_length, "dropout": 0.1,
-        "max_position_embeddings": max(FLAGS.seq_length, config.max_position_embeddings)})
-
-
-def _batch(config):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, config.vocab_size, (FLAGS.batch_size, FLAGS.seq_length)).astype("int32")
-    ids[:, 0], ids[:, -1] = 2, 3  # [CLS] ... [SEP]
-    return {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    return step_config(light_import("config").ElectraConfig.from_json(FLAGS.config),
+                       FLAGS.seq_length)
 
 
 def _chunks(run, step_s):
@@ -178,7 +168,7 @@ def torch_side(config, batch, compile_loss):
 
 def run_one_side(side):
     config = _config()
-    batch = _batch(config)
+    batch = synthetic_batch(config, FLAGS.batch_size, FLAGS.seq_length)
     if side == "keras_jax":
         rates, info = keras_jax_side(config, batch)
     else:

@@ -37,6 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
+
 flags.DEFINE_string("config", "configs/electra_base.json", "ElectraConfig JSON.")
 flags.DEFINE_integer("seq_length", 128, "Tokens per example.")
 flags.DEFINE_integer("batch_size", 256, "Examples per step.")
@@ -111,7 +113,6 @@ def main(argv):
         FLAGS.config, FLAGS.batch_size, FLAGS.seconds = "configs/electra_tiny.json", 8, 15.0
         FLAGS.chunk_seconds, FLAGS.steps_per_execution = 5.0, 2
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from keras_electra.builders import build_pretrainer
@@ -140,14 +141,9 @@ def main(argv):
     print(json.dumps({"bench": "gpu_matmul", "device": device_name, "dtype": FLAGS.dtype,
                       "n": matmul_n, "tflops": round(matmul, 3)}), flush=True)
 
-    config = ElectraConfig.from_json(FLAGS.config)
-    config = config.with_overrides({
-        "max_seq_length": FLAGS.seq_length, "mixed_precision": FLAGS.dtype,
-        "max_position_embeddings": max(FLAGS.seq_length, config.max_position_embeddings)})
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, config.vocab_size, (FLAGS.batch_size, FLAGS.seq_length)).astype("int32")
-    ids[:, 0], ids[:, -1] = 2, 3
-    batch = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    config = step_config(ElectraConfig.from_json(FLAGS.config), FLAGS.seq_length)
+    config = config.with_overrides({"mixed_precision": FLAGS.dtype})
+    batch = synthetic_batch(config, FLAGS.batch_size, FLAGS.seq_length)
     data = tf.data.Dataset.from_tensors({k: tf.constant(v) for k, v in batch.items()})
     data = data.repeat().prefetch(tf.data.AUTOTUNE)
 

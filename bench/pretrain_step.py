@@ -62,6 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app, flags  # noqa: E402
 
 from light_import import light_import  # noqa: E402  (bench/)
+from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
 from torch_electra_step import build_torch_step  # noqa: E402  (bench/)
 
 flags.DEFINE_list("config", ["configs/electra_small.json"], "ElectraConfig JSON file(s).")
@@ -98,18 +99,7 @@ def usable_cores():
 
 def _load_config(path):
     ElectraConfig = light_import("config", TOP_ONLY).ElectraConfig
-    config = ElectraConfig.from_json(path)
-    return config.with_overrides({
-        "max_seq_length": FLAGS.seq_length, "dropout": 0.1,
-        "max_position_embeddings": max(FLAGS.seq_length, config.max_position_embeddings)})
-
-
-def _batch(config, rng):
-    import numpy as np
-
-    ids = rng.integers(5, config.vocab_size, (FLAGS.batch_size, FLAGS.seq_length)).astype("int32")
-    ids[:, 0], ids[:, -1] = 2, 3  # [CLS] ... [SEP]
-    return {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    return step_config(ElectraConfig.from_json(path), FLAGS.seq_length)
 
 
 def _timed(run_steps):
@@ -202,7 +192,7 @@ def measure_side(side, config_path, dtype, compile_loss=False):
         tf.config.threading.set_intra_op_parallelism_threads(
             FLAGS.num_threads or usable_cores())
     config = _load_config(config_path)
-    batch = _batch(config, np.random.default_rng(0))
+    batch = synthetic_batch(config, FLAGS.batch_size, FLAGS.seq_length)
     prefix, timer = SIDES[side]
     timings, info = (timer(config, batch, dtype, compile_loss) if side == "torch"
                      else timer(config, batch, dtype))

@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from absl import app, flags  # noqa: E402
 
+from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
+
 flags.DEFINE_string("config", "configs/electra_small.json", "ElectraConfig JSON.")
 flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
 flags.DEFINE_integer("batch_size", 32, "Examples per step.")
@@ -60,7 +62,6 @@ def op_type_self_times(tool_json):
 def main(argv):
     del argv
     import keras
-    import numpy as np
     import tensorflow as tf
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
 
@@ -68,12 +69,9 @@ def main(argv):
     from keras_electra.config import ElectraConfig
     from keras_electra.training.optimizer import create_optimizer
 
-    config = ElectraConfig.from_json(FLAGS.config).with_overrides({
-        "max_seq_length": FLAGS.seq_length, "dropout": 0.1, "mixed_precision": FLAGS.dtype})
-    ids = np.random.default_rng(0).integers(
-        5, config.vocab_size, (FLAGS.batch_size, FLAGS.seq_length)).astype("int32")
-    ids[:, 0], ids[:, -1] = 2, 3
-    batch = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)}
+    config = step_config(ElectraConfig.from_json(FLAGS.config), FLAGS.seq_length)
+    config = config.with_overrides({"mixed_precision": FLAGS.dtype})
+    batch = synthetic_batch(config, FLAGS.batch_size, FLAGS.seq_length)
     data = tf.data.Dataset.from_tensors(batch).repeat()
     keras.utils.set_random_seed(0)
     pretrainer = build_pretrainer(config)
