@@ -45,6 +45,7 @@ sys.path.insert(0, HERE)
 
 from absl import app, flags  # noqa: E402
 
+from gpu_device import datasheet_peak, nvidia_smi  # noqa: E402
 from light_import import light_import  # noqa: E402
 from step_inputs import step_config, synthetic_batch  # noqa: E402
 
@@ -63,10 +64,6 @@ flags.DEFINE_integer("target_sequences_per_s", 4000, "The issue's target on one 
 flags.DEFINE_bool("smoke", False, "CPU smoke run: tiny config, batch 8, 6 s per side.")
 FLAGS = flags.FLAGS
 
-# Dense bf16 tensor-core peaks from NVIDIA's datasheets (TFLOP/s), first match wins.
-DATASHEET_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.4),
-                         ("H200", 989.4), ("A100", 312.0), ("L40S", 362.1), ("L4", 121.0))
-
 
 def _config():
     return step_config(light_import("config").ElectraConfig.from_json(FLAGS.config),
@@ -82,15 +79,6 @@ def _chunks(run, step_s):
         steps = run(steps)
         rates.append(steps / (time.perf_counter() - begin))
     return rates
-
-
-def _device_name():
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                              "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 # ---------------------------------------------------------------------------- sides
@@ -225,14 +213,14 @@ def main(argv):
     if FLAGS.run_side:
         run_one_side(FLAGS.run_side)
         return
-    name = _device_name() or "CPU (no nvidia-smi)"
+    name = nvidia_smi() or "CPU (no nvidia-smi)"
     matmul, jax_device = matmul_tflops(1024 if FLAGS.smoke else 8192,
                                        repeats=3 if FLAGS.smoke else 10)
     print(json.dumps({"bench": "gpu_device", "nvidia_smi": name, "jax_device": jax_device,
                       "measured_bf16_matmul_tflops": matmul and round(matmul, 1)}), flush=True)
     config = _config()
     flops = light_import("flops").train_step_flops(config, FLAGS.batch_size, FLAGS.seq_length)
-    peak = next((p for key, p in DATASHEET_BF16_TFLOPS if key in name), None)
+    peak = datasheet_peak(name)[0]
     common = {"config": os.path.basename(FLAGS.config), "batch_size": FLAGS.batch_size,
               "seq_length": FLAGS.seq_length, "dtype": FLAGS.dtype, "smoke": FLAGS.smoke}
     results = {}

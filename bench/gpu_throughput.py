@@ -29,7 +29,6 @@ sequences/s (issue 8).
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -37,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from gpu_device import datasheet_peak, nvidia_smi  # noqa: E402  (bench/)
 from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
 
 flags.DEFINE_string("config", "configs/electra_base.json", "ElectraConfig JSON.")
@@ -51,35 +51,6 @@ flags.DEFINE_float("peak_tflops", None, "Dense peak of the device (default: by i
 flags.DEFINE_integer("target_sequences_per_s", 4000, "The issue's target on one H100.")
 flags.DEFINE_bool("smoke", False, "CPU smoke run: tiny config, batch 8, 15 s.")
 FLAGS = flags.FLAGS
-
-# Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's datasheets, TFLOP/s;
-# matched on the name TensorFlow reports, first match wins.
-DATASHEET_BF16_TFLOPS = (
-    ("H100 PCIe", 756.0, "NVIDIA H100 PCIe datasheet, dense bf16"),
-    ("H100 NVL", 835.0, "NVIDIA H100 NVL datasheet, dense bf16"),
-    ("H100", 989.4, "NVIDIA H100 SXM5 datasheet, dense bf16"),
-    ("H200", 989.4, "NVIDIA H200 SXM datasheet, dense bf16 (same tensor cores as H100 SXM)"),
-    ("A100", 312.0, "NVIDIA A100 datasheet, dense bf16"),
-    ("L40S", 362.1, "NVIDIA L40S datasheet, dense bf16"),
-    ("L4", 121.0, "NVIDIA L4 datasheet, dense bf16"),
-)
-
-
-def _nvidia_smi():
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version,clocks.max.sm",
-             "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _datasheet_peak(name):
-    for key, tflops, source in DATASHEET_BF16_TFLOPS:
-        if key in name:
-            return tflops, source
-    return None, None
 
 
 def measured_matmul_tflops(device, dtype, n, repeats=10):
@@ -132,7 +103,7 @@ def main(argv):
                                     "is this tensorflow[and-cuda] on a CUDA machine?"}))
         sys.exit(1)
     print(json.dumps({"bench": "gpu_device", "device": device_name, "gpus": len(gpus),
-                      "nvidia_smi": _nvidia_smi(), "tensorflow": tf.__version__,
+                      "nvidia_smi": nvidia_smi(), "tensorflow": tf.__version__,
                       "keras": keras.__version__}), flush=True)
 
     dtype = tf.bfloat16 if FLAGS.dtype == "bfloat16" else tf.float32
@@ -170,7 +141,7 @@ def main(argv):
     flops = train_step_flops(config, FLAGS.batch_size, FLAGS.seq_length)
     achieved = flops * sequences_per_s / FLAGS.batch_size / 1e12
     peak, source = (FLAGS.peak_tflops, "--peak_tflops") if FLAGS.peak_tflops else \
-        _datasheet_peak(device_name)
+        datasheet_peak(device_name)
     memory = None
     if gpus:
         memory = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 30, 2)
