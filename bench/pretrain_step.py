@@ -39,7 +39,9 @@ in one `fit`, timed between step boundaries by a callback, as a training run
 calls `fit` once (each `fit` call's first step carries seconds of set-up). With `--isolate` (the default) each
 side runs in a fresh process of its own, so the peak resident memory of that
 process (`wait4`'s `ru_maxrss`: model, optimizer state, activations,
-framework runtime) belongs to that side alone.
+framework runtime) belongs to that side alone. `--remat` runs both sides with
+gradient checkpointing of every encoder block (`ElectraConfig.remat`;
+`gradient_checkpointing_enable()` in transformers).
 
 Derived: `*_tokens_per_s` (batch * seq / step time),
 `speedup_vs_transformers` (keras tokens/s over torch tokens/s),
@@ -85,6 +87,8 @@ flags.DEFINE_float("peak_gflops_float32", None, "Measured float32 matmul peak (G
 flags.DEFINE_float("peak_gflops_bfloat16", None, "Measured bfloat16 matmul peak (GFLOP/s).")
 flags.DEFINE_bool("mfu", True, "Report MFU (measures the matmul peak when not given).")
 flags.DEFINE_integer("num_threads", None, "Intra-op threads of both sides (default: cores).")
+flags.DEFINE_bool("remat", False, "Recompute encoder blocks in the backward pass on both sides "
+                  "(ElectraConfig.remat; transformers' gradient_checkpointing_enable).")
 FLAGS = flags.FLAGS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,7 +103,8 @@ def usable_cores():
 
 def _load_config(path):
     ElectraConfig = light_import("config", TOP_ONLY).ElectraConfig
-    return step_config(ElectraConfig.from_json(path), FLAGS.seq_length)
+    config = step_config(ElectraConfig.from_json(path), FLAGS.seq_length)
+    return config.with_overrides({"remat": FLAGS.remat})
 
 
 def _timed(run_steps):
@@ -218,6 +223,7 @@ def measure_side_isolated(side, config_path, dtype, compile_loss=False):
         if value is not None:
             command.append(f"--{name}={value}")
     command.append("--torch_fused_adamw" if FLAGS.torch_fused_adamw else "--notorch_fused_adamw")
+    command.append("--remat" if FLAGS.remat else "--noremat")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env, text=True)
@@ -248,7 +254,7 @@ def best_torch_variant(variants):
     return fields
 
 
-_COMMON = ("bench", "config", "dtype", "batch_size", "seq_length", "steps", "repeats", "warmup",
+_COMMON = ("bench", "config", "dtype", "remat", "batch_size", "seq_length", "steps", "repeats", "warmup",
            "cpu_count", "num_threads")
 
 
@@ -278,7 +284,7 @@ def main(argv):
     for config_path in FLAGS.config:
         for dtype in FLAGS.dtype:
             record = {"bench": "pretrain_step", "config": os.path.basename(config_path),
-                      "dtype": dtype, "batch_size": FLAGS.batch_size,
+                      "dtype": dtype, "remat": FLAGS.remat, "batch_size": FLAGS.batch_size,
                       "seq_length": FLAGS.seq_length, "steps": FLAGS.steps,
                       "repeats": FLAGS.repeats, "warmup": FLAGS.warmup,
                       "cpu_count": os.cpu_count(),

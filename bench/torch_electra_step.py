@@ -67,6 +67,12 @@ def build_torch_step(config, dtype, compile_loss=False, fused_adamw=True, device
     # generator's output matrix is the word table.
     gen.electra.embeddings = disc.electra.embeddings
     gen.generator_lm_head.weight = disc.electra.embeddings.word_embeddings.weight
+    if getattr(config, "remat", False):
+        # keras_electra's `remat`, as transformers does it: every encoder layer
+        # recomputed in the backward pass (torch.utils.checkpoint, which
+        # replays the RNG state, so dropout masks match).
+        for tower in (gen, disc):
+            tower.gradient_checkpointing_enable({"use_reentrant": False})
 
     num_predictions = config.predictions_per_seq
     # [PAD], [CLS], [SEP], [MASK]: never masked (keras_electra's default layout).

@@ -53,6 +53,7 @@ def build_backbone(config, embeddings, tower):
         num_heads=num_heads,
         intermediate_size=intermediate_size,
         hidden_act=config.hidden_act,
+        remat=config.remat,
         dropout=config.dropout,
         layer_norm_epsilon=config.layer_norm_epsilon,
         initializer_range=config.initializer_range,

@@ -121,6 +121,12 @@ class ElectraConfig:
             runs `k * num_train_steps` steps.
         mixed_precision: "float32", "bfloat16" (Keras `mixed_bfloat16`) or
             "float16" (`mixed_float16`, with dynamic loss scaling).
+        remat: rematerialise (gradient-checkpoint) every encoder block of
+            both towers: the backward pass recomputes a block's activations
+            instead of keeping them from the forward pass, with the same
+            dropout masks, so the gradients are unchanged. Trades about one
+            more forward pass for activation memory (see
+            `keras_electra.layers.rematerialize` and README "Speed").
         seed: seed of masking, sampling, dropout and initialisation.
         vocab_file: optional path of the WordPiece `vocab.txt`.
         do_lower_case: lowercase text before WordPiece.
@@ -169,6 +175,7 @@ class ElectraConfig:
     clip_norm: float = 1.0
     gradient_accumulation_steps: int = 1
     mixed_precision: str = "float32"
+    remat: bool = False
     seed: int = 0
     # Data.
     vocab_file: typing.Optional[str] = None

@@ -1,6 +1,8 @@
 """Layers keras-hub does not provide (its `TransformerEncoder`,
-`ReversibleEmbedding`, `PositionEmbedding` and `MaskedLMHead` are used as is)."""
+`ReversibleEmbedding`, `PositionEmbedding` and `MaskedLMHead` are used as is;
+`rematerialize` gives its encoder block gradient checkpointing)."""
 
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
+from keras_electra.layers.rematerialize import rematerialize

@@ -6,6 +6,7 @@ import keras_hub
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
+from keras_electra.layers.rematerialize import rematerialize
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -65,6 +66,7 @@ class ElectraBackbone(keras.Model):
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
         hidden_act="gelu",
+        remat=False,
         **kwargs,
     ):
         activation = hidden_activation(hidden_act)
@@ -90,6 +92,9 @@ class ElectraBackbone(keras.Model):
             for i in range(num_layers)
         ]
 
+        if remat:
+            encoder_blocks = [rematerialize(block) for block in encoder_blocks]
+
         # Functional graph.
         input_ids = keras.Input(shape=(None,), dtype="int32", name="input_ids")
         input_mask = keras.Input(shape=(None,), dtype="int32", name="input_mask")
@@ -114,6 +119,7 @@ class ElectraBackbone(keras.Model):
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
         self.hidden_act = hidden_act
+        self.remat = remat
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
@@ -131,6 +137,7 @@ class ElectraBackbone(keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
             "hidden_act": self.hidden_act,
+            "remat": self.remat,
         }
 
     @classmethod
