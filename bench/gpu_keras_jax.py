@@ -162,6 +162,8 @@ def run_one_side(side):
     else:
         rates, info = torch_side(config, batch, compile_loss=side == "torch_compiled")
     sequences = statistics.median(rates) * FLAGS.batch_size
+    if os.environ.get("XLA_FLAGS"):  # a compiler setting under test; shown beside the side
+        info["xla_flags"] = os.environ["XLA_FLAGS"]
     print(json.dumps(dict({"side": side, "sequences_per_s": round(sequences, 1),
                            "sequences_per_s_all": [round(r * FLAGS.batch_size, 1)
                                                    for r in rates]}, **info)), flush=True)

@@ -342,12 +342,17 @@ def _gpu_section(gpu_records):
            "ELECTRA objective restated in `keras.ops`; `torch` and `torch_compiled` are the "
            "PyTorch + transformers step of the CPU table, on the GPU. Same config, batch, "
            "dtype and machine, one after another.", ""]
-    if devices:
-        out += ["Device: " + "; ".join(
-            f"{d.get('nvidia_smi')}, measured bf16 matmul {d.get('measured_bf16_matmul_tflops')}"
-            " TFLOP/s" for d in devices[:1]), ""]
+    measured = {}
+    for d in devices:  # each run measures its device's matmul peak; the best per device
+        name = d.get("jax_device") or d.get("nvidia_smi")
+        measured[name] = max(measured.get(name, 0), d.get("measured_bf16_matmul_tflops") or 0)
+    if measured:
+        out += ["Devices (measured bf16 matmul peak): " + "; ".join(
+            f"{name} {tflops} TFLOP/s" for name, tflops in measured.items()), ""]
     out += [_table(sides, [
-        ("side", "side"), ("config", "config"), ("batch × seq", lambda r:
+        ("device", lambda r: r.get("jax_device") or r.get("torch_device")),
+        ("side", "side"), ("XLA_FLAGS", lambda r: r.get("xla_flags") or ""),
+        ("config", "config"), ("batch × seq", lambda r:
                                                  f"{r.get('batch_size')} × {r.get('seq_length')}"),
         ("dtype", "dtype"), ("sequences/s", "sequences_per_s"), ("tokens/s", "tokens_per_s"),
         ("TFLOP/s", "achieved_tflops"), ("MFU (datasheet)", "mfu"),
@@ -357,7 +362,8 @@ def _gpu_section(gpu_records):
             "jax_version", "keras_version", "torch_version", "transformers_version")
             if r.get(k)))]), ""]
     for summary in summaries:
-        line = (f"Batch {summary.get('batch_size')}: target {summary.get('target_sequences_per_s')}"
+        line = (f"{str(summary.get('device', '')).split(',')[0]}, batch "
+                f"{summary.get('batch_size')}: target {summary.get('target_sequences_per_s')}"
                 f" sequences/s met: {summary.get('meets_target')}")
         if summary.get("best_torch"):
             line += (f"; keras_jax / best PyTorch ({summary['best_torch']}): "

@@ -20,6 +20,7 @@ Distributed and resumable:
 
     python -m keras_electra.pretrain ... --strategy=mirrored --cpu_replicas=2
     python -m keras_electra.pretrain ... --strategy=mirrored --num_gpus=8 --mixed_precision=bfloat16
+    python -m keras_electra.pretrain ... --remat  # gradient checkpointing: less memory
     TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
                 "task": {"type": "worker", "index": 0}}' \
         python -m keras_electra.pretrain ... --strategy=multi_worker
@@ -62,6 +63,9 @@ flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2
 flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16"],
                   "Compute dtype (variables stay float32; float16 uses loss scaling). "
                   "Default: the config's.")
+flags.DEFINE_bool("remat", None, "Recompute each encoder block in the backward pass instead "
+                  "of keeping its activations: less memory, about one more forward pass of "
+                  "compute, the same gradients (ElectraConfig.remat). Default: the config's.")
 flags.DEFINE_integer("gradient_accumulation_steps", None, "Micro-batches per optimizer update "
                      "(must divide train_batch_size). Default: the config's.")
 flags.DEFINE_enum("strategy", "one_device", ["one_device", "mirrored", "multi_worker", "tpu"],
@@ -104,7 +108,7 @@ def main(argv):
         mixed_precision = FLAGS.mixed_precision
         if FLAGS.strategy == "tpu" and mixed_precision is None:
             mixed_precision = "bfloat16"  # TPUs' native half precision
-        flag_overrides = {"mixed_precision": mixed_precision,
+        flag_overrides = {"mixed_precision": mixed_precision, "remat": FLAGS.remat,
                           "gradient_accumulation_steps": FLAGS.gradient_accumulation_steps}
         config = config.with_overrides({k: v for k, v in flag_overrides.items() if v is not None})
         _, metrics = run_pretraining(

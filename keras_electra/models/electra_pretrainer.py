@@ -406,6 +406,24 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         return [v for v in self.trainable_variables if id(v) in reached]
 
     # --------------------------------------------------------------- training
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`, then the optimizer's slots for every variable.
+
+        Built now rather than inside the first traced `train_step`: variables
+        created there make `tf.function` trace the step twice, and the
+        second graph's optimisation costs memory that is never given back
+        (ELECTRA-Small, batch 32 x 128: 0.45 GB more peak RSS).
+        """
+        super().compile(*args, **kwargs)
+        self._build_optimizer()
+
+    def _build_optimizer(self):
+        if not self.optimizer.built:
+            # With slots for every variable, as Keras' loading builds it, also
+            # when the objective trains only some of them.
+            with keras.name_scope(self.optimizer.name, caller=self.optimizer):
+                self.optimizer.build(self.trainable_variables)
+
     def train_step(self, data):
         batch = _as_int32(keras.utils.unpack_x_y_sample_weight(data)[0])
         seeds = (self._step_seed(batch["input_ids"], 0), self._step_seed(batch["input_ids"], 1))
@@ -442,11 +460,7 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         gradient_norm = tf.linalg.global_norm(gradients) * unscale * num_replicas
         if self._clips_in_train_step():
             gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm / num_replicas)
-        if not self.optimizer.built:
-            # With slots for every variable, as `run_pretraining` and Keras' loading
-            # build it, also when the objective trains only some of them.
-            with keras.name_scope(self.optimizer.name, caller=self.optimizer):
-                self.optimizer.build(self.trainable_variables)
+        self._build_optimizer()  # (`compile` has built it, unless it was replaced since)
         self.optimizer.apply(gradients, variables)
         logs = self._update_metrics(losses, outputs, batch)
         # The norm of this step's gradient (one micro-batch's with accumulation).

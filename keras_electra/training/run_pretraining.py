@@ -275,7 +275,7 @@ def run_pretraining(
         pretrainer = build_pretrainer(config)
         pretrainer.compile(optimizer=create_optimizer(config, num_train_steps),
                            steps_per_execution=steps_per_execution, jit_compile=jit_compile)
-        pretrainer.optimizer.build(pretrainer.trainable_variables)  # slots exist to restore into
+        # (`compile` has built the optimizer: its slots exist to restore into.)
 
     checkpoint = TrainingCheckpoint(os.path.join(model_dir, CHECKPOINT_DIR), pretrainer,
                                     max_to_keep=keep_checkpoint_max, strategy=strategy)

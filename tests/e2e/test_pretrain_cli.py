@@ -72,7 +72,7 @@ def test_helpfull_documents_flags():
     result = _run("--helpfull")
     for flag in ("--config", "--hparams", "--model_dir", "--input_files", "--num_train_steps",
                  "--vocab_file", "--input_format", "--eval_files", "--eval_steps",
-                 "--validate_records"):
+                 "--validate_records", "--remat", "--mixed_precision"):
         assert flag in result.stdout, flag
 
 
@@ -194,14 +194,15 @@ def test_tfrecord_corrupted_mid_file_is_a_one_line_error_while_training(tmp_path
 
 
 @pytest.mark.slow
-def test_pretrain_cli_mixed_precision_and_gradient_accumulation(tmp_path):
+def test_pretrain_cli_mixed_precision_gradient_accumulation_and_remat(tmp_path):
     _write_fixture(tmp_path)
     result = _tiny_tfrecord_run(tmp_path, "--num_train_steps", "3", "--steps_per_epoch", "3",
                                 "--mixed_precision", "bfloat16",
-                                "--gradient_accumulation_steps", "2")
+                                "--gradient_accumulation_steps", "2", "--remat")
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["mixed_precision"] == "bfloat16" and config["gradient_accumulation_steps"] == 2
+    assert config["remat"] is True
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # 3 updates of 2 micro-batches each: 6 fit steps, logged as 2 epochs of 3.
     assert saved["steps_per_epoch"] == 3 and len(saved["history"]["loss"]) == 2

@@ -98,6 +98,27 @@ class ElectraPretrainerTest(TestCase):
             self.assertIn(key, first)
         self.assertEqual(first, second)
 
+    def test_compile_builds_the_optimizer_so_the_step_traces_once(self):
+        config = tiny_config()
+        pretrainer = build_pretrainer(config)
+        pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=10))
+        optimizer = pretrainer.optimizer
+        self.assertTrue(optimizer.built)
+        trainable = pretrainer.trainable_variables
+        self.assertEqual(len(optimizer._momentums), len(trainable))
+        self.assertEqual(len(optimizer._velocities), len(trainable))
+        # Slots created lazily inside the traced step make tf.function trace
+        # it a second time (counted: 2 with `keras.Model.compile` alone).
+        traces, step = [], pretrainer.train_step
+
+        def counting_step(data):
+            traces.append(1)
+            return step(data)
+
+        pretrainer.train_step = counting_step
+        pretrainer.fit(tiny_dataset(2), epochs=1, verbose=0)
+        self.assertEqual(len(traces), 1)
+
     def test_loss_falls_on_a_repeated_batch(self):
         config = tiny_config(learning_rate=3e-3)
         keras.utils.set_random_seed(0)
