@@ -17,6 +17,9 @@ numbers are only as good as the quiet they were taken in):
    side's peak RSS (each side in a process of its own, so this is also what
    `bench/pretrain_memory.py` reports; it is not run a second time). The
    PyTorch side runs eager and under `torch.compile`, and the faster counts.
+   The small config runs again with `--remat`: gradient checkpointing on
+   both sides (`ElectraConfig.remat`; transformers'
+   `gradient_checkpointing_enable`), PyTorch eager.
 3. `input_pipeline`: TFRecord pipeline examples/s vs what the step consumes.
 4. `build_pretraining_data`: the TFRecord builder's MB/s and tokenizer
    speed vs Hugging Face `tokenizers`, on `DATA_ROOT/gutenberg` with a
@@ -79,6 +82,8 @@ flags.DEFINE_enum("torch_compile", "both", ["false", "true", "both"],
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "pretrain_step's keras side: compile(jit_compile=...).")
 flags.DEFINE_integer("steps_per_execution", 1, "pretrain_step's keras side.")
+flags.DEFINE_bool("remat", True, "pretrain_step: the small config again with --remat "
+                  "(gradient checkpointing on both sides).")
 flags.DEFINE_string("data_root", None, "Shared data folder (default: $KERAS_ELECTRA_SHARED_DATA "
                     "or ../shared/data).")
 flags.DEFINE_string("tflite_model_dir", "runs/sst2", "Fine-tuned SST-2 classifier for tflite.")
@@ -203,6 +208,11 @@ def plan_pretrain_step(records, work_dir):
             f"--steps_per_execution={FLAGS.steps_per_execution}"]
         command += [f"--peak_gflops_{dtype}={peak}" for dtype, peak in peaks.items()]
         commands.append(command)
+        if FLAGS.remat and "small" in config and not FLAGS.quick:
+            # Memory for compute: both sides gradient-checkpointed (PyTorch eager:
+            # inductor's compile of the checkpointed step takes minutes).
+            remat = [a for a in command if not a.startswith("--torch_compile=")]
+            commands.append(remat + ["--remat", "--torch_compile=false"])
     return commands
 
 
@@ -327,6 +337,11 @@ def _ratio(row, key):
     return f"**{row[key]}×**" if row.get(key) is not None else None
 
 
+def _remat(record):
+    """'yes' for a `--remat` row (gradient checkpointing on both sides), else ''."""
+    return "yes" if record.get("remat") else ""
+
+
 def _gpu_section(gpu_records):
     """The lent-GPU runs of `bench/gpu_keras_jax.py`: one table row per side."""
     sides = [r for r in gpu_records if r.get("bench") == "gpu_pretrain" and "status" not in r]
@@ -335,8 +350,10 @@ def _gpu_section(gpu_records):
     devices = [r for r in gpu_records if r.get("bench") == "gpu_device"]
     summaries = [r for r in gpu_records if r.get("bench") == "gpu_pretrain_summary"]
     out = ["## GPU: ELECTRA pre-training step on one lent GPU (`bench/gpu_keras_jax.py`)", "",
-           "The GPU machines lent to this project have PyTorch and JAX but no TensorFlow and "
-           "no package index, so the TensorFlow path (`bench/gpu.sh`) cannot run there. "
+           "The GPU machines lent to this project have PyTorch and JAX but no TensorFlow, "
+           "no package index and only CUDA 13 libraries (TensorFlow 2.21's GPU build needs "
+           "CUDA 12's), and a call carries at most 64 MiB (the TensorFlow wheel alone is "
+           "547 MB), so the TensorFlow path (`bench/gpu.sh`) cannot run there. "
            "`keras_jax` is keras_electra's own towers (`builders`: embeddings, keras-hub "
            "encoder blocks, heads) on Keras 3's JAX backend, compiled by XLA, with the "
            "ELECTRA objective restated in `keras.ops`; `torch` and `torch_compiled` are the "
@@ -421,7 +438,7 @@ def render(records, gpu_records=()):
         out += [f"## Pre-training step: keras_electra vs PyTorch + transformers "
                 f"(batch {first.get('batch_size')} × {first.get('seq_length')})", "",
                 _table(steps, [
-                    ("config", "config"), ("dtype", "dtype"),
+                    ("config", "config"), ("dtype", "dtype"), ("remat", _remat),
                     ("keras tokens/s", "keras_electra_tokens_per_s"),
                     ("torch tokens/s", "transformers_torch_tokens_per_s"),
                     ("keras / torch", lambda r: _ratio(r, "speedup_vs_transformers")),
@@ -433,14 +450,15 @@ def render(records, gpu_records=()):
                 "second over the measured matmul peak of that dtype.", "",
                 "### Peak RSS (MB, each side in its own process)", "",
                 _table(steps, [
-                    ("config", "config"), ("dtype", "dtype"),
+                    ("config", "config"), ("dtype", "dtype"), ("remat", _remat),
                     ("keras", "keras_electra_peak_rss_mb"),
                     ("torch", "transformers_torch_peak_rss_mb"),
                     ("keras / torch", lambda r: _ratio(r, "rss_ratio_vs_transformers"))]),
                 "",
                 "### Settings", "",
                 _table(steps, [
-                    ("config", "config"), ("dtype", "dtype"), ("steps × repeats", lambda r:
+                    ("config", "config"), ("dtype", "dtype"), ("remat", _remat),
+                    ("steps × repeats", lambda r:
                                                                f"{r.get('steps')} × "
                                                                f"{r.get('repeats')}"),
                     ("keras XLA", "jit_compile"), ("torch variant", "torch_variant"),
