@@ -88,6 +88,42 @@ class ElectraPretrainerTest(TestCase):
         self.assertAllClose(logs["discriminator_loss"], losses.discriminator, atol=1e-5)
         self.assertAllClose(logs["loss"], losses.total, atol=1e-4)
 
+    def test_generator_logits_are_computed_in_chunks_with_the_same_step(self):
+        from keras_electra.objectives import chunked_mlm
+
+        config = tiny_config(dropout=0.1)
+        batch = {k: tf.constant(v) for k, v in tiny_batch().items()}
+
+        def step(rows_per_chunk=None, whole_head=False):
+            keras.utils.set_random_seed(0)
+            pretrainer = build_pretrainer(config)
+            pretrainer.compile(optimizer=keras.optimizers.SGD(0.1))
+            if whole_head:  # a head the chunked path does not know: the fallback
+                pretrainer.generator_head.token_embedding.reverse_dtype = "float32"
+            old, chunked_mlm.ROWS_PER_CHUNK = chunked_mlm.ROWS_PER_CHUNK, rows_per_chunk or 256
+            try:
+                train = tf.function(pretrainer.train_step)
+                graph = train.get_concrete_function(batch).graph
+                logs = train(batch)
+            finally:
+                chunked_mlm.ROWS_PER_CHUNK = old
+            shapes = [op.inputs[0].shape.as_list() for op in _all_ops(graph)
+                      if op.type == "SparseSoftmaxCrossEntropyWithLogits"]
+            return logs, [w.numpy() for w in pretrainer.trainable_weights], shapes
+
+        whole_logs, whole_weights, whole_shapes = step(whole_head=True)
+        slots = config.predictions_per_seq
+        self.assertEqual(whole_shapes, [[4 * slots, 50]])  # the batch's (slots, vocab), once
+        for rows, examples in ((2 * slots, 2), (1, 1)):
+            logs, weights, shapes = step(rows_per_chunk=rows)
+            # Inside the loop: a chunk of `examples` examples at a time.
+            self.assertEqual(shapes, [[examples * slots, 50]])
+            for key in ("loss", "generator_loss", "generator_accuracy", "replaced_fraction",
+                        "discriminator_loss", "gradient_norm"):
+                self.assertAllClose(logs[key], whole_logs[key], atol=1e-6, msg=key)
+            for got, want in zip(weights, whole_weights):
+                self.assertAllClose(got, want, atol=1e-6)
+
     def test_fit_logs_and_determinism(self):
         # Dropout on: its noise is seeded too, so two runs are bit-identical.
         config = tiny_config(dropout=0.1)
@@ -215,6 +251,18 @@ _LOGGED = {
                     "discriminator_mlm_accuracy", "replaced_fraction"},
 }
 _LOGGED["all_tokens_mlm"] = _LOGGED["replace_mlm"]
+
+
+def _all_ops(graph):
+    """The ops of `graph` and of the loop bodies and branches it calls."""
+    for op in graph.get_operations():
+        yield op
+        for attr in ("body", "then_branch", "else_branch", "f"):
+            try:
+                name = op.get_attr(attr).name
+            except (ValueError, AttributeError):
+                continue
+            yield from _all_ops(graph._get_function(name).graph)
 
 
 def _log_softmax(logits):

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_electra.objectives import mlm_loss, sample_from_logits
+from keras_electra.objectives.chunked_mlm import (
+    chunked_mlm_loss, examples_per_chunk, tied_logits)
+
+
+def _problem(batch=6, slots=5, width=8, vocab=50, seed=0):
+    rng = np.random.default_rng(seed)
+    features = tf.constant(rng.normal(size=(batch, slots, width)), tf.float32)
+    table = tf.Variable(rng.normal(size=(vocab, width)) * 0.5, dtype=tf.float32)
+    bias = tf.Variable(rng.normal(size=(vocab,)) * 0.1, dtype=tf.float32)
+    targets = tf.constant(rng.integers(0, vocab, size=(batch, slots)), tf.int32)
+    weights = tf.constant((rng.random((batch, slots)) < 0.8).astype(np.float32))
+    seeds = tf.constant(rng.integers(0, 2**40, size=(batch, 2)), tf.int64)
+    return features, table, bias, targets, weights, seeds
+
+
+def _reference(features, table, bias, targets, weights, seeds, normalizer=None, dtype="float32"):
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        logits = tied_logits(features, table, bias, dtype)
+        loss = 3.0 * mlm_loss(logits, targets, weights, normalizer)
+    grads = tape.gradient(loss, [features, table, bias])
+    return (loss / 3.0, grads, tf.argmax(logits, -1, output_type=tf.int32),
+            sample_from_logits(logits, 2.0, seeds))
+
+
+def _chunked(features, table, bias, targets, weights, seeds, normalizer=None, dtype="float32",
+             rows_per_chunk=10):
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        out = chunked_mlm_loss(features, table, bias, targets, weights, normalizer, dtype,
+                               temperature=2.0, seeds=seeds, rows_per_chunk=rows_per_chunk)
+        loss = 3.0 * out.loss  # the upstream gradient reaches every chunk's gradients
+    return out, tape.gradient(loss, [features, table, bias])
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 10, 1000])
+def test_loss_gradients_argmax_and_samples_equal_the_unchunked_head(rows_per_chunk):
+    problem = _problem()
+    loss, grads, argmax, samples = _reference(*problem)
+    out, chunked_grads = _chunked(*problem, rows_per_chunk=rows_per_chunk)
+    np.testing.assert_allclose(out.loss, loss, rtol=1e-6)
+    for got, want in zip(chunked_grads, grads):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(out.predictions, argmax)
+    np.testing.assert_array_equal(out.samples, samples)  # the same noise, exactly
+
+
+def test_hand_computed_loss_with_a_global_normalizer():
+    # Two real slots of uniform logits over 4 ids: each -log(1/4); divided by 4, not 2.
+    table = tf.zeros([4, 2])
+    out = chunked_mlm_loss(tf.ones([2, 1, 2]), table, tf.zeros([4]), [[1], [3]],
+                           [[1.0], [1.0]], normalizer=4.0)
+    assert float(out.loss) == pytest.approx(2 * np.log(4) / 4, rel=1e-5)
+    assert out.samples is None
+
+
+def test_padding_slots_get_no_gradient():
+    features, table, bias, targets, _, seeds = _problem()
+    weights = tf.constant([[1.0, 0.0, 1.0, 0.0, 0.0]] * 6)
+    _, (d_features, _, _) = _chunked(features, table, bias, targets, weights, seeds)
+    assert np.all(d_features.numpy()[:, 1] == 0) and np.all(d_features.numpy()[:, 3:] == 0)
+    assert np.all(np.abs(d_features.numpy()[:, 0]).sum(-1) > 0)
+
+
+def test_bfloat16_matches_the_head_computed_in_bfloat16():
+    features, table, bias, targets, weights, seeds = _problem()
+    features = tf.cast(features, tf.bfloat16)  # what a mixed_bfloat16 LayerNorm hands on
+    loss, grads, argmax, samples = _reference(features, table, bias, targets, weights, seeds,
+                                              dtype="bfloat16")
+    out, chunked_grads = _chunked(features, table, bias, targets, weights, seeds,
+                                  dtype="bfloat16")
+    np.testing.assert_allclose(out.loss, loss, rtol=1e-5)
+    assert chunked_grads[0].dtype == tf.bfloat16 and chunked_grads[1].dtype == tf.float32
+    for got, want in zip(chunked_grads, grads):
+        np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(want, tf.float32),
+                                   rtol=2e-2, atol=1e-3)
+    np.testing.assert_array_equal(out.predictions, argmax)
+    np.testing.assert_array_equal(out.samples, samples)
+
+
+def test_in_a_traced_function_with_an_unknown_batch_size():
+    problem = _problem(batch=5)
+    loss, grads, _, samples = _reference(*problem)
+    spec = tf.TensorSpec([None, 5, 8], tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def step(features):
+        return _chunked(features, *problem[1:])
+
+    out, chunked_grads = step(problem[0])
+    np.testing.assert_allclose(out.loss, loss, rtol=1e-6)
+    np.testing.assert_allclose(chunked_grads[1], grads[1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(out.samples, samples)
+
+
+def test_chunks_divide_the_batch():
+    assert examples_per_chunk(32, 19) == 8      # 152 rows
+    assert examples_per_chunk(32, 19, 1000) == 32
+    assert examples_per_chunk(7, 19, 100) == 1  # a prime batch: one example at a time
+    assert examples_per_chunk(12, 1, 8) == 6
+
+
+def test_docstring_examples():
+    import doctest
+
+    from keras_electra.objectives import chunked_mlm, sampling
+
+    for module in (chunked_mlm, sampling):
+        assert doctest.testmod(module, extraglobs={"tf": tf}).failed == 0
