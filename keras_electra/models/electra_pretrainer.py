@@ -211,7 +211,7 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         if objective != "electra":  # (an "electra" model keeps its old layout)
             self.discriminator_mlm_loss_tracker = keras.metrics.Mean(
                 name="discriminator_mlm_loss")
-            self.discriminator_mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(
+            self.discriminator_mlm_accuracy = keras.metrics.Accuracy(  # of argmax ids
                 name="discriminator_mlm_accuracy")
         self.built = True
 
@@ -240,16 +240,24 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         sequence = self._encode(self.discriminator, input_ids, batch, training)
         return tf.cast(self.discriminator_head(sequence), tf.float32)
 
+    def _discriminator_mlm(self, input_ids, batch, masked, normalizer, training):
+        """`MlmOutputs` of the discriminator's MLM head at `masked.positions`."""
+        sequence = self._encode(self.discriminator, input_ids, batch, training)
+        return self._mlm(self._discriminator_mlm_head(), sequence, masked, normalizer)
+
     def _discriminator_mlm_logits_at(self, input_ids, batch, positions, training):
         sequence = self._encode(self.discriminator, input_ids, batch, training)
         return self._mlm_head_logits(sequence, positions)
 
     def _mlm_head_logits(self, sequence, positions):
+        return tf.cast(self._discriminator_mlm_head()(sequence, mask_positions=positions),
+                       tf.float32)
+
+    def _discriminator_mlm_head(self):
         if self.discriminator_mlm_head is None:
             raise ValueError("ElectraPretrainer: objective 'electra' has no discriminator "
                              "MLM head.")
-        return tf.cast(self.discriminator_mlm_head(sequence, mask_positions=positions),
-                       tf.float32)
+        return self.discriminator_mlm_head
 
     def discriminator_logits(self, batch):
         """`(batch, seq)` replaced-token logits of the batch as given (no dropout)."""
@@ -321,25 +329,34 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         `MlmOutputs` (loss over `normalizer`, default the local slot count).
         """
         sequence = self._encode(self.generator, masked.input_ids, batch, training)
-        head = self.generator_head
-        embedding = head.token_embedding
-        if (embedding is not None and embedding.tie_weights and embedding.reverse_dtype is None
-                and embedding.logit_soft_cap is None and head.activation in (None, _LINEAR)):
-            # The head up to its output layer (keras-hub `MaskedLMHead.call`).
-            features = tf.gather(sequence, masked.positions, batch_dims=1)
-            features = head._intermediate_layer_norm(head._intermediate_dense(features))
-            generator = chunked_mlm_loss(
-                features, embedding.embeddings.value, head._bias.value, masked.targets,
-                masked.weights, normalizer, head.compute_dtype, self.temperature, seeds[1])
-        else:  # a head this shortcut does not know: whole logits
-            logits = tf.cast(head(sequence, mask_positions=masked.positions), tf.float32)
-            generator = MlmOutputs(
-                mlm_loss(logits, masked.targets, masked.weights, normalizer),
-                tf.argmax(logits, -1, output_type=tf.int32),
-                sample_from_logits(logits, self.temperature, seeds[1]))
+        generator = self._mlm(self.generator_head, sequence, masked, normalizer, seeds[1])
         corrupted, rtd_labels = replace_tokens(
             batch["input_ids"], masked.positions, masked.weights, generator.samples)
         return generator, corrupted, rtd_labels
+
+    def _mlm(self, head, sequence, masked, normalizer, seeds=None):
+        """`MlmOutputs` of the MLM `head` on `sequence` at `masked.positions`
+        (samples at `self.temperature` with per-example `seeds`).
+
+        Computed by `chunked_mlm_loss` when `head` is the tied keras-hub
+        `MaskedLMHead` that `build_pretrainer` makes; from its whole logits
+        otherwise.
+        """
+        embedding = head.token_embedding
+        if (embedding is not None and embedding.tie_weights and embedding.reverse_dtype is None
+                and embedding.logit_soft_cap is None and head.activation in (None, _LINEAR)):
+            with tf.name_scope(head.name):  # (as a call of the head names its ops)
+                # The head up to its output layer (keras-hub `MaskedLMHead.call`).
+                features = tf.gather(sequence, masked.positions, batch_dims=1)
+                features = head._intermediate_layer_norm(head._intermediate_dense(features))
+                return chunked_mlm_loss(
+                    features, embedding.embeddings.value, head._bias.value, masked.targets,
+                    masked.weights, normalizer, head.compute_dtype, self.temperature, seeds)
+        logits = tf.cast(head(sequence, mask_positions=masked.positions), tf.float32)
+        return MlmOutputs(
+            mlm_loss(logits, masked.targets, masked.weights, normalizer),
+            tf.argmax(logits, -1, output_type=tf.int32),
+            None if seeds is None else sample_from_logits(logits, self.temperature, seeds))
 
     def corrupt(self, batch, seeds, training, normalizer=None):
         """`mask`, then `generate`: `(masked, generator, corrupted_ids, rtd_labels)`."""
@@ -389,12 +406,10 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
             self.mask_token_id, self.embeddings.vocabulary_size, self.mask_prob,
             self.max_predictions_per_seq, seeds[0],
         )
-        mlm_logits = self._discriminator_mlm_logits_at(
-            masked.input_ids, batch, masked.positions, training)
         (count,) = _counts(global_normalizers, masked.weights)
-        loss = mlm_loss(mlm_logits, masked.targets, masked.weights, count)
-        losses = ElectraLosses(loss, tf.zeros_like(loss), loss)
-        return losses, {"mlm_predictions": mlm_logits, "mlm_targets": masked.targets,
+        mlm = self._discriminator_mlm(masked.input_ids, batch, masked, count, training)
+        losses = ElectraLosses(mlm.loss, tf.zeros_like(mlm.loss), mlm.loss)
+        return losses, {"mlm_predictions": mlm.predictions, "mlm_targets": masked.targets,
                         "mlm_weights": masked.weights}
 
     def _replace_mlm_losses(self, batch, seeds, training, global_normalizers):
@@ -402,13 +417,11 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         masked = self.mask(batch, seeds)
         (count,) = _counts(global_normalizers, masked.weights)
         generator, corrupted, rtd_labels = self.generate(masked, batch, seeds, training, count)
-        mlm_logits = self._discriminator_mlm_logits_at(corrupted, batch, masked.positions,
-                                                       training)
-        discriminator = mlm_loss(mlm_logits, masked.targets, masked.weights, count)
-        losses = ElectraLosses(self.generator_weight * generator.loss + discriminator,
-                               generator.loss, discriminator)
+        mlm = self._discriminator_mlm(corrupted, batch, masked, count, training)
+        losses = ElectraLosses(self.generator_weight * generator.loss + mlm.loss,
+                               generator.loss, mlm.loss)
         return losses, {"masked": masked, "generator": generator,
-                        "rtd_labels": rtd_labels, "mlm_predictions": mlm_logits,
+                        "rtd_labels": rtd_labels, "mlm_predictions": mlm.predictions,
                         "mlm_targets": masked.targets, "mlm_weights": masked.weights}
 
     def _all_tokens_mlm_losses(self, batch, seeds, training, global_normalizers):
@@ -427,7 +440,8 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
                                             token_count)
         losses = ElectraLosses(self.generator_weight * generator.loss + discriminator,
                                generator.loss, discriminator)
-        predictions = copy_mechanism_probabilities(mlm_logits, copy_logits, corrupted)
+        predictions = tf.argmax(copy_mechanism_probabilities(mlm_logits, copy_logits, corrupted),
+                                -1, output_type=tf.int32)
         return losses, {"masked": masked, "generator": generator,
                         "rtd_labels": rtd_labels, "mlm_predictions": predictions,
                         "mlm_targets": batch["input_ids"], "mlm_weights": batch["input_mask"]}

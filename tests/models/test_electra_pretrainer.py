@@ -88,18 +88,17 @@ class ElectraPretrainerTest(TestCase):
         self.assertAllClose(logs["discriminator_loss"], losses.discriminator, atol=1e-5)
         self.assertAllClose(logs["loss"], losses.total, atol=1e-4)
 
-    def test_generator_logits_are_computed_in_chunks_with_the_same_step(self):
+    def test_mlm_heads_compute_their_logits_in_chunks_with_the_same_step(self):
         from keras_electra.objectives import chunked_mlm
 
-        config = tiny_config(dropout=0.1)
         batch = {k: tf.constant(v) for k, v in tiny_batch().items()}
 
-        def step(rows_per_chunk=None, whole_head=False):
+        def step(config, rows_per_chunk=None, whole_head=False):
             keras.utils.set_random_seed(0)
             pretrainer = build_pretrainer(config)
             pretrainer.compile(optimizer=keras.optimizers.SGD(0.1))
-            if whole_head:  # a head the chunked path does not know: the fallback
-                pretrainer.generator_head.token_embedding.reverse_dtype = "float32"
+            if whole_head:  # heads the chunked path does not know: the fallback
+                pretrainer.embeddings.token_embedding.reverse_dtype = "float32"
             old, chunked_mlm.ROWS_PER_CHUNK = chunked_mlm.ROWS_PER_CHUNK, rows_per_chunk or 256
             try:
                 train = tf.function(pretrainer.train_step)
@@ -111,18 +110,22 @@ class ElectraPretrainerTest(TestCase):
                       if op.type == "SparseSoftmaxCrossEntropyWithLogits"]
             return logs, [w.numpy() for w in pretrainer.trainable_weights], shapes
 
-        whole_logs, whole_weights, whole_shapes = step(whole_head=True)
-        slots = config.predictions_per_seq
-        self.assertEqual(whole_shapes, [[4 * slots, 50]])  # the batch's (slots, vocab), once
-        for rows, examples in ((2 * slots, 2), (1, 1)):
-            logs, weights, shapes = step(rows_per_chunk=rows)
-            # Inside the loop: a chunk of `examples` examples at a time.
-            self.assertEqual(shapes, [[examples * slots, 50]])
-            for key in ("loss", "generator_loss", "generator_accuracy", "replaced_fraction",
-                        "discriminator_loss", "gradient_norm"):
-                self.assertAllClose(logs[key], whole_logs[key], atol=1e-6, msg=key)
-            for got, want in zip(weights, whole_weights):
-                self.assertAllClose(got, want, atol=1e-6)
+        # objective: MLM heads it trains (electra: the generator's; replace_mlm: both)
+        for objective, heads in (("electra", 1), ("replace_mlm", 2), ("mlm", 1)):
+            config = _objective_config(objective=objective, dropout=0.1)
+            slots = config.predictions_per_seq
+            whole_logs, whole_weights, whole_shapes = step(config, whole_head=True)
+            self.assertEqual(whole_shapes, [[4 * slots, 50]] * heads)  # the whole batch's
+            for rows, examples in ((2 * slots, 2), (1, 1)):
+                logs, weights, shapes = step(config, rows_per_chunk=rows)
+                # Inside the loop: a chunk of `examples` examples at a time.
+                self.assertEqual(shapes, [[examples * slots, 50]] * heads)
+                self.assertEqual(set(logs), set(whole_logs))
+                for key in logs:
+                    self.assertAllClose(logs[key], whole_logs[key], atol=1e-6,
+                                        msg=f"{objective} {key}")
+                for got, want in zip(weights, whole_weights):
+                    self.assertAllClose(got, want, atol=1e-6)
 
     def test_fit_logs_and_determinism(self):
         # Dropout on: its noise is seeded too, so two runs are bit-identical.
