@@ -358,11 +358,6 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
             tf.argmax(logits, -1, output_type=tf.int32),
             None if seeds is None else sample_from_logits(logits, self.temperature, seeds))
 
-    def corrupt(self, batch, seeds, training, normalizer=None):
-        """`mask`, then `generate`: `(masked, generator, corrupted_ids, rtd_labels)`."""
-        masked = self.mask(batch, seeds)
-        return (masked, *self.generate(masked, batch, seeds, training, normalizer))
-
     def compute_losses(self, batch, seeds, training, global_normalizers=False):
         """The losses of this replica's batch under `objective`, and what they came from.
 
