@@ -6,4 +6,4 @@ from keras_electra.objectives.losses import (
     copy_mechanism_probabilities, electra_loss, mlm_loss, rtd_loss)
 from keras_electra.objectives.masking import (
     MaskedInputs, bert_mask_tokens, mask_tokens, maskable_positions, random_replacements)
-from keras_electra.objectives.sampling import gumbel_max, replace_tokens, sample_from_logits
+from keras_electra.objectives.sampling import replace_tokens, sample_from_logits

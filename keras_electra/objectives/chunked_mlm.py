@@ -16,7 +16,7 @@ import collections
 
 import tensorflow as tf
 
-from keras_electra.objectives.sampling import gumbel_max
+from keras_electra.objectives.sampling import sample_from_logits
 
 MlmOutputs = collections.namedtuple("MlmOutputs", ["loss", "predictions", "samples"])
 
@@ -124,9 +124,7 @@ def chunked_mlm_loss(features, word_table, bias, targets, weights, normalizer=No
             logits = tf.reshape(logits, tf.concat([tf.shape(chunk)[:-1], [-1]], 0))
             predictions = predictions.write(i, tf.argmax(logits, -1, output_type=tf.int32))
             if sample:
-                samples = samples.write(i, tf.map_fn(
-                    lambda row: gumbel_max(row[0], temperature, row[1]),
-                    (tf.stop_gradient(logits), chunk_seeds), fn_output_signature=tf.int32))
+                samples = samples.write(i, sample_from_logits(logits, temperature, chunk_seeds))
             return (i + 1, total + chunk_sum, table_grad + d_table, bias_grad + d_bias,
                     feature_grads.write(i, tf.cast(d_chunk, features.dtype)), predictions, samples)
 
