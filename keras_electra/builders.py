@@ -11,7 +11,7 @@ import keras
 import keras_hub
 
 from keras_electra.data.vocab import DEFAULT_SPECIAL_TOKEN_IDS, load_vocabulary, special_token_ids
-from keras_electra.layers.activations import hidden_activation
+from keras_electra.layers.activations import gelu, hidden_activation
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
@@ -130,7 +130,7 @@ def build_mlm_head(config, embeddings, name):
         token_embedding=embeddings.token_embedding,
         # Exact erf GELU whatever `hidden_act` is: the original, and Hugging
         # Face's `ElectraGeneratorPredictions` hard-codes "gelu" too.
-        intermediate_activation="gelu",
+        intermediate_activation=gelu,
         layer_norm_epsilon=config.layer_norm_epsilon,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
         name=name,

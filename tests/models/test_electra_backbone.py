@@ -81,7 +81,7 @@ class ElectraBackboneTest(TestCase):
         del config["hidden_act"]  # saved before the argument existed
         restored = ElectraBackbone.from_config(config)
         self.assertEqual(restored.hidden_act, "gelu")
-        self.assertIs(restored.encoder_blocks[0].activation, keras.activations.gelu)
+        self.assertIs(restored.encoder_blocks[0].activation, activations.gelu)
 
     def test_unknown_hidden_act_is_refused(self):
         with self.assertRaisesRegex(ValueError, r"hidden_act must be one of \['gelu', "

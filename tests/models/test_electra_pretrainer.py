@@ -211,7 +211,7 @@ class ElectraPretrainerTest(TestCase):
                             pretrainer.generator_logits(batch), atol=1e-5)
 
     def test_hidden_act_reaches_encoders_and_discriminator_head(self):
-        from keras_electra.layers.activations import gelu_approximate
+        from keras_electra.layers.activations import gelu, gelu_approximate
 
         pretrainer = build_pretrainer(tiny_config(hidden_act="gelu_approximate"))
         restored = ElectraPretrainer.from_config(pretrainer.get_config())
@@ -221,7 +221,7 @@ class ElectraPretrainerTest(TestCase):
                 self.assertIs(tower.encoder_blocks[0].activation, gelu_approximate)
             # As HF: the discriminator head follows hidden_act, the MLM head stays exact.
             self.assertIs(model.discriminator_head.dense.activation, gelu_approximate)
-            self.assertIs(model.generator_head.intermediate_activation, keras.activations.gelu)
+            self.assertIs(model.generator_head.intermediate_activation, gelu)
 
     def test_public_names(self):
         self.assertIs(keras_electra.ElectraPretrainer, ElectraPretrainer)
