@@ -1,10 +1,10 @@
-"""`float32_dropout`: dropout whose keep decisions and scale are float32 in every dtype."""
+"""`float32_dropout`: dropout with float32 keep decisions, unbiased in bfloat16."""
 
 import keras
 
 
 def float32_dropout(inputs, rate, seed):
-    """Inverted dropout; the uniform draw, its comparison and the scale are float32.
+    """Inverted dropout with float32 draws; 16-bit inputs are scaled in float32.
 
     Keras' TensorFlow dropout (`tf.nn.experimental.stateless_dropout`) draws
     its uniform numbers, and applies `1 / (1 - rate)`, in the inputs' dtype.
@@ -35,9 +35,14 @@ def float32_dropout(inputs, rate, seed):
     import tensorflow as tf
 
     inputs = tf.convert_to_tensor(inputs)
-    uniform = tf.random.stateless_uniform(tf.shape(inputs), seed)  # float32
-    scale = tf.where(uniform >= rate, tf.constant(1.0 / (1.0 - rate), tf.float32), 0.0)
-    return tf.cast(tf.cast(inputs, tf.float32) * scale, inputs.dtype)
+    keep = tf.random.stateless_uniform(tf.shape(inputs), seed) >= rate  # float32 draw
+    # A 16-bit input is scaled in float32 and rounded once; float32 and
+    # float64 in their own dtype. As TensorFlow's own dropout, the result is
+    # a `where` on the boolean mask, so the backward pass keeps one byte per
+    # value.
+    dtype = tf.float32 if inputs.dtype in (tf.bfloat16, tf.float16) else inputs.dtype
+    scaled = tf.cast(tf.cast(inputs, dtype) * tf.constant(1.0 / (1.0 - rate), dtype), inputs.dtype)
+    return tf.where(keep, scaled, tf.zeros((), inputs.dtype))
 
 
 def use_float32_dropout(layer):
