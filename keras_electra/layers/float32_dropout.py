@@ -15,9 +15,8 @@ def float32_dropout(inputs, rate, seed):
     training and not in inference. Here the draw and the comparison are
     those of float32 (the same keep mask as a float32 model with the same
     seed) and the product is taken in float32 and rounded once. In float32
-    the values are exactly Keras' (same seed, same mask, same product); the
-    op is also faster than Keras' in both dtypes on CPU, because a bfloat16
-    uniform draw costs more than a float32 one.
+    it is TensorFlow's own dropout op for op (same seed, same mask, same
+    values).
 
     Args:
         inputs: a float tensor.
