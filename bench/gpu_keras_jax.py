@@ -4,6 +4,7 @@ JAX backend (XLA) beside the PyTorch + transformers step, same config, same GPU,
     python bench/gpu_keras_jax.py                    # ELECTRA-Base, seq 128, batch 256, bf16
     python bench/gpu_keras_jax.py --seconds=30 --sides=keras_jax,torch_compiled
     python bench/gpu_keras_jax.py --smoke            # CPU, tiny config: the same code paths
+    python bench/gpu_keras_jax.py --sides=keras_jax --rng=rbg --profile_dir=/tmp/prof
 
 Why this exists beside `bench/gpu.sh` (the TensorFlow path, `build_pretrainer`
 + `fit(jit_compile=True)`): the GPU machines lent to this project carry
@@ -35,6 +36,7 @@ memory, compile seconds), and a `gpu_pretrain_summary` line with the ratios
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -62,12 +64,38 @@ flags.DEFINE_float("chunk_seconds", 8.0, "Seconds per timed chunk (one sample)."
 flags.DEFINE_float("side_timeout", 600.0, "Seconds before a side's process is killed.")
 flags.DEFINE_integer("target_sequences_per_s", 4000, "The issue's target on one H100.")
 flags.DEFINE_bool("smoke", False, "CPU smoke run: tiny config, batch 8, 6 s per side.")
+flags.DEFINE_enum("rng", "threefry", ["threefry", "rbg"],
+                  "Keras side: JAX random-bit generator (see the module docstring).")
+flags.DEFINE_string("profile_dir", None, "Keras side: trace one execution here (jax.profiler).")
+flags.DEFINE_integer("top_kernels", 25, "Kernels listed in the profile summary.")
+flags.DEFINE_float("dropout", None, "Override the config's dropout (0 bounds what it costs).")
+flags.DEFINE_bool("measure_matmul", True, "Measure the bf16 matmul rate first (~20 s).")
 FLAGS = flags.FLAGS
 
 
 def _config():
-    return step_config(light_import("config").ElectraConfig.from_json(FLAGS.config),
-                       FLAGS.seq_length)
+    config = step_config(light_import("config").ElectraConfig.from_json(FLAGS.config),
+                         FLAGS.seq_length)
+    if FLAGS.dropout is not None:
+        config = config.with_overrides({"dropout": FLAGS.dropout})
+    return config
+
+
+GEMM_KERNEL = re.compile(r"gemm|nvjet|cutlass|xmma|cublas", re.IGNORECASE)
+ATTENTION_KERNEL = re.compile(r"fmha|flash|attention", re.IGNORECASE)
+
+
+def kernel_summary(kernels, top):
+    """`{name: [ms, count]}` of GPU kernels -> totals by kind and the `top` slowest."""
+    ranked = sorted(kernels.items(), key=lambda kv: -kv[1][0])
+    total = sum(ms for ms, _ in kernels.values())
+    gemm = sum(ms for name, (ms, _) in kernels.items() if GEMM_KERNEL.search(name))
+    attention = sum(ms for name, (ms, _) in kernels.items()
+                    if ATTENTION_KERNEL.search(name) and not GEMM_KERNEL.search(name))
+    return {"gpu_ms": round(total, 1), "gemm_ms": round(gemm, 1),
+            "fused_attention_ms": round(attention, 1),
+            "other_ms": round(total - gemm - attention, 1),
+            "kernels": [[name[:160], round(ms, 2), n] for name, (ms, n) in ranked[:top]]}
 
 
 def _chunks(run, step_s):
@@ -83,6 +111,73 @@ def _chunks(run, step_s):
 
 # ---------------------------------------------------------------------------- sides
 
+def use_rbg_keys():
+    """Makes Keras' JAX random ops use `rbg` keys (XLA's RngBitGenerator).
+
+    Keras draws raw `uint32[2]` seeds from its `SeedGenerator`s and hands them
+    to `jax.random`, which reads a raw key as the default (threefry) kind; an
+    `rbg` key holds four words. Each drawn seed becomes one `rbg` key (its two
+    words, then the same two mixed with a constant), used once for its bits.
+    """
+    import jax
+    import jax.numpy as jnp
+    from keras.src.backend.jax import random as keras_jax_random
+
+    draw = keras_jax_random.jax_draw_seed
+
+    def rbg_key(seed):
+        seed = draw(seed)
+        if jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
+            return seed
+        words = jnp.asarray(seed).astype(jnp.uint32)
+        return jax.random.wrap_key_data(
+            jnp.concatenate([words, words ^ jnp.uint32(0x9E3779B9)]), impl="rbg")
+
+    keras_jax_random.jax_draw_seed = rbg_key
+
+
+def profile_summary(trace_dir, top):
+    """Top GPU kernels of the Perfetto trace `jax.profiler` wrote under `trace_dir`.
+
+    Returns `kernel_summary` (GPU kernel time in total and by kind, the top
+    kernels as `[name, ms, count]`) and each trace line's total time,
+    over the trace's GPU stream threads (process names holding "GPU", thread
+    names holding "Stream", else all the GPU's threads), the derived "XLA
+    Ops"/"Modules" lines left out.
+    """
+    import collections
+    import glob
+    import gzip
+
+    path = sorted(glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"), recursive=True)
+                  + glob.glob(os.path.join(trace_dir, "**", "perfetto_trace.json.gz"),
+                              recursive=True))[-1]
+    with gzip.open(path, "rt") as f:
+        trace = json.load(f)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    process, thread = {}, {}
+    for e in events:
+        if e.get("ph") == "M" and e.get("name") == "process_name":
+            process[e["pid"]] = e["args"]["name"]
+        if e.get("ph") == "M" and e.get("name") == "thread_name":
+            thread[(e["pid"], e["tid"])] = e["args"]["name"]
+    lines = collections.Counter()
+    kernels = collections.defaultdict(lambda: [0.0, 0])
+    gpu = [key for key, name in thread.items() if "GPU" in process.get(key[0], "")]
+    streams = {key for key in gpu if "Stream" in thread[key]} or set(gpu)
+    for e in events:
+        if e.get("ph") != "X":
+            continue
+        where = (process.get(e["pid"], ""), thread.get((e["pid"], e["tid"]), ""))
+        lines[" / ".join(where)] += e.get("dur", 0) / 1e3
+        if (e["pid"], e["tid"]) in streams:
+            kernels[e["name"]][0] += e.get("dur", 0) / 1e3
+            kernels[e["name"]][1] += 1
+    return {"trace": os.path.relpath(path, trace_dir),
+            "lines_ms": {k: round(v, 1) for k, v in lines.most_common(6)},
+            **kernel_summary(kernels, top)}
+
+
 def keras_jax_side(config, batch):
     os.environ["KERAS_BACKEND"] = "jax"
     import jax
@@ -91,6 +186,8 @@ def keras_jax_side(config, batch):
 
     from keras_jax_electra_step import ElectraStepModel
 
+    if FLAGS.rng == "rbg":
+        use_rbg_keys()
     keras.config.set_dtype_policy("mixed_bfloat16" if FLAGS.dtype == "bfloat16" else "float32")
     keras.utils.set_random_seed(0)
     model = ElectraStepModel(config)
@@ -114,11 +211,17 @@ def keras_jax_side(config, batch):
     start = time.perf_counter()
     run(2 * spe)
     rates = _chunks(run, (time.perf_counter() - start) / (2 * spe))
+    profile = None
+    if FLAGS.profile_dir:
+        with jax.profiler.trace(FLAGS.profile_dir, create_perfetto_trace=True):
+            run(spe)
+        profile = profile_summary(FLAGS.profile_dir, FLAGS.top_kernels)
+        profile["steps"] = spe
     device = jax.devices()[0]
     stats = device.memory_stats() or {}
     return rates, {"compile_s": round(compile_s, 1), "jax_version": jax.__version__,
                    "keras_version": keras.__version__, "jax_device": device.device_kind,
-                   "steps_per_execution": spe,
+                   "steps_per_execution": spe, "rng": FLAGS.rng, "profile": profile,
                    "peak_memory_gib": round(stats["peak_bytes_in_use"] / 2 ** 30, 2)
                    if "peak_bytes_in_use" in stats else None,
                    "parameters": model.count_params()}
@@ -147,11 +250,35 @@ def torch_side(config, batch, compile_loss):
     start = time.perf_counter()
     run(3)
     rates = _chunks(run, (time.perf_counter() - start) / 3)
+    if FLAGS.profile_dir and device == "cuda":
+        try:  # the timing above stands whatever the profiler does
+            info["profile"] = torch_profile(run, steps=FLAGS.steps_per_execution)
+        except Exception as error:  # noqa: BLE001
+            info["profile_error"] = repr(error)[:300]
     info.update(compile_s=round(compile_s, 1), torch_device=device)
     if device == "cuda":
         info["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2 ** 30, 2)
         info["torch_device"] = torch.cuda.get_device_name()
     return rates, info
+
+
+def torch_profile(run, steps):
+    """`kernel_summary` of `steps` steps' CUDA kernels (torch.profiler); trace kept."""
+    import collections
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run(steps)
+    kernels = collections.defaultdict(lambda: [0.0, 0])
+    for event in prof.events():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            kernels[event.name][0] += event.time_range.elapsed_us() / 1e3
+            kernels[event.name][1] += 1
+    os.makedirs(FLAGS.profile_dir, exist_ok=True)
+    prof.export_chrome_trace(os.path.join(FLAGS.profile_dir, "torch_trace.json"))
+    return dict(kernel_summary(kernels, FLAGS.top_kernels), steps=steps)
 
 
 def run_one_side(side):
@@ -200,8 +327,10 @@ print(json.dumps({{"tflops": 5 * 2 * {n} ** 3 / statistics.median(times) / 1e12,
 def _side_command(side):
     command = [sys.executable, os.path.abspath(__file__), f"--run_side={side}"]
     for name in ("config", "seq_length", "batch_size", "dtype", "steps_per_execution",
-                 "seconds", "chunk_seconds"):
-        command.append(f"--{name}={getattr(FLAGS, name)}")
+                 "seconds", "chunk_seconds", "rng", "profile_dir", "top_kernels",
+                 "dropout"):
+        if getattr(FLAGS, name) is not None:
+            command.append(f"--{name}={getattr(FLAGS, name)}")
     return command
 
 
@@ -217,13 +346,15 @@ def main(argv):
         return
     name = nvidia_smi() or "CPU (no nvidia-smi)"
     matmul, jax_device = matmul_tflops(1024 if FLAGS.smoke else 8192,
-                                       repeats=3 if FLAGS.smoke else 10)
+                                       repeats=3 if FLAGS.smoke else 10) \
+        if FLAGS.measure_matmul else (None, None)
     print(json.dumps({"bench": "gpu_device", "nvidia_smi": name, "jax_device": jax_device,
                       "measured_bf16_matmul_tflops": matmul and round(matmul, 1)}), flush=True)
     config = _config()
     flops = light_import("flops").train_step_flops(config, FLAGS.batch_size, FLAGS.seq_length)
     peak = datasheet_peak(name)[0]
-    common = {"config": os.path.basename(FLAGS.config), "batch_size": FLAGS.batch_size,
+    common = {"config": os.path.basename(FLAGS.config), "dropout": config.dropout,
+              "batch_size": FLAGS.batch_size,
               "seq_length": FLAGS.seq_length, "dtype": FLAGS.dtype, "smoke": FLAGS.smoke}
     results = {}
     for side in FLAGS.sides:
@@ -245,7 +376,12 @@ def main(argv):
                           mfu=peak and round(achieved / peak, 3),
                           mfu_vs_measured_matmul=matmul and round(achieved / matmul, 3))
             results[side] = record["sequences_per_s"]
+        profile = record.pop("profile", None)
         print(json.dumps(record), flush=True)
+        if profile:
+            print(json.dumps({"bench": "gpu_profile", **common, "device": name.split(",")[0],
+                              "side": side,
+                              "rng": record.get("rng"), **profile}), flush=True)
     torch_sides = {s: v for s, v in results.items() if s.startswith("torch")}
     summary = {"bench": "gpu_pretrain_summary", **common, "device": name,
                "sequences_per_s": results, "peak_tflops_datasheet": peak,

@@ -362,13 +362,17 @@ def _gpu_section(gpu_records):
     measured = {}
     for d in devices:  # each run measures its device's matmul peak; the best per device
         name = d.get("jax_device") or d.get("nvidia_smi")
-        measured[name] = max(measured.get(name, 0), d.get("measured_bf16_matmul_tflops") or 0)
+        if d.get("measured_bf16_matmul_tflops"):  # runs told to skip it hold none
+            measured[name] = max(measured.get(name, 0), d["measured_bf16_matmul_tflops"])
     if measured:
         out += ["Devices (measured bf16 matmul peak): " + "; ".join(
             f"{name} {tflops} TFLOP/s" for name, tflops in measured.items()), ""]
     out += [_table(sides, [
         ("device", lambda r: r.get("jax_device") or r.get("torch_device")),
         ("side", "side"), ("XLA_FLAGS", lambda r: r.get("xla_flags") or ""),
+        # Runs before these fields existed used JAX's default RNG and dropout 0.1.
+        ("RNG", lambda r: r.get("rng", "threefry") if r["side"] == "keras_jax" else ""),
+        ("dropout", lambda r: r.get("dropout", 0.1)),
         ("config", "config"), ("batch × seq", lambda r:
                                                  f"{r.get('batch_size')} × {r.get('seq_length')}"),
         ("dtype", "dtype"), ("sequences/s", "sequences_per_s"), ("tokens/s", "tokens_per_s"),
@@ -378,14 +382,31 @@ def _gpu_section(gpu_records):
         ("versions", lambda r: ", ".join(f"{k.split('_')[0]} {r[k]}" for k in (
             "jax_version", "keras_version", "torch_version", "transformers_version")
             if r.get(k)))]), ""]
+    profiles = [r for r in gpu_records if r.get("bench") == "gpu_profile"]
+    if profiles:
+        out += ["GPU kernel time per step in one traced execution (`--profile_dir`: "
+                "jax.profiler, torch.profiler), by kind of kernel; `fused attention` is "
+                "cuDNN's flash attention (forward and backward, dropout inside), which only "
+                "the PyTorch side has. Top kernels are in the JSON lines.", ""]
+        per_step = lambda key: lambda r: round(r[key] / r["steps"], 1)  # noqa: E731
+        out += [_table(profiles, [
+            ("device", "device"), ("side", "side"), ("RNG", lambda r: r.get("rng") or ""),
+            ("dropout", lambda r: r.get("dropout", 0.1)),
+            ("batch × seq", lambda r: f"{r.get('batch_size')} × {r.get('seq_length')}"),
+            ("GPU ms/step", per_step("gpu_ms")), ("GEMM ms", per_step("gemm_ms")),
+            ("fused attention ms", per_step("fused_attention_ms")),
+            ("other ms", per_step("other_ms"))]), ""]
     for summary in summaries:
+        if "keras_jax" not in summary.get("sequences_per_s", {}):
+            continue  # a PyTorch-only run has no target to meet
         line = (f"{str(summary.get('device', '')).split(',')[0]}, batch "
                 f"{summary.get('batch_size')}: target {summary.get('target_sequences_per_s')}"
                 f" sequences/s met: {summary.get('meets_target')}")
         if summary.get("best_torch"):
             line += (f"; keras_jax / best PyTorch ({summary['best_torch']}): "
                      f"**{summary.get('keras_jax_vs_best_torch')}×**")
-        out += [line + ".", ""]
+        if line + "." not in out:  # runs of one side each repeat the same line
+            out += [line + ".", ""]
     return out
 
 
@@ -490,10 +511,18 @@ def _write_atomic(path, text):
 
 
 def read_gpu_results(pattern):
+    """The JSON lines of `pattern`'s files; a `gpu_profile` line without a device
+    takes that of the `gpu_device` line before it (each run prints that first)."""
     records = []
     for path in sorted(glob.glob(os.path.join(REPO, pattern))):
+        device = None
         with open(path, encoding="utf-8") as f:
-            records += [json.loads(line) for line in f if line.startswith("{")]
+            for record in (json.loads(line) for line in f if line.startswith("{")):
+                if record.get("bench") == "gpu_device":
+                    device = record.get("nvidia_smi", "").split(",")[0]
+                if record.get("bench") == "gpu_profile":
+                    record.setdefault("device", device)
+                records.append(record)
     return records
 
 
