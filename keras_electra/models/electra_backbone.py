@@ -5,8 +5,8 @@ import keras_hub
 
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
-from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.layers.float32_dropout import use_float32_dropout
+from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.layers.rematerialize import rematerialize
 
 
