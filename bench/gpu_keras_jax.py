@@ -32,6 +32,15 @@ one line per side (`sequences_per_s`, `tokens_per_s`, `mfu` against the
 datasheet dense bf16 peak and against the measured matmul, peak device
 memory, compile seconds), and a `gpu_pretrain_summary` line with the ratios
 (`keras_jax_vs_best_torch`) and the issue's target (>= 4,000 sequences/s).
+
+`--rng=rbg` gives the Keras side's random numbers (dropout masks, masking and
+sampling noise) to XLA's `RngBitGenerator` (Philox on GPUs) instead of JAX's
+default threefry, which XLA computes as many integer ops per number: the
+step draws about 1.6 billion dropout numbers at ELECTRA-Base batch 256.
+`--dropout=0` bounds what dropout costs (it is not ELECTRA's objective then).
+`--profile_dir` traces one execution (`steps_per_execution` steps) of each side
+after its timing and prints a `gpu_profile` JSON line: GPU kernel time per
+kind (GEMMs, cuDNN fused attention, the rest) and the top kernels.
 """
 
 import json
@@ -66,7 +75,8 @@ flags.DEFINE_integer("target_sequences_per_s", 4000, "The issue's target on one 
 flags.DEFINE_bool("smoke", False, "CPU smoke run: tiny config, batch 8, 6 s per side.")
 flags.DEFINE_enum("rng", "threefry", ["threefry", "rbg"],
                   "Keras side: JAX random-bit generator (see the module docstring).")
-flags.DEFINE_string("profile_dir", None, "Keras side: trace one execution here (jax.profiler).")
+flags.DEFINE_string("profile_dir", None,
+                    "Trace one execution of each side here (jax.profiler, torch.profiler).")
 flags.DEFINE_integer("top_kernels", 25, "Kernels listed in the profile summary.")
 flags.DEFINE_float("dropout", None, "Override the config's dropout (0 bounds what it costs).")
 flags.DEFINE_bool("measure_matmul", True, "Measure the bf16 matmul rate first (~20 s).")
@@ -137,7 +147,9 @@ def use_rbg_keys():
 
 
 def profile_summary(trace_dir, top):
-    """Top GPU kernels of the Perfetto trace `jax.profiler` wrote under `trace_dir`.
+    """Top GPU kernels of the trace `jax.profiler` wrote under `trace_dir`.
+
+    Reads the Chrome-format `*.trace.json.gz` (else `perfetto_trace.json.gz`).
 
     Returns `kernel_summary` (GPU kernel time in total and by kind, the top
     kernels as `[name, ms, count]`) and each trace line's total time,
@@ -149,9 +161,9 @@ def profile_summary(trace_dir, top):
     import glob
     import gzip
 
-    path = sorted(glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"), recursive=True)
-                  + glob.glob(os.path.join(trace_dir, "**", "perfetto_trace.json.gz"),
-                              recursive=True))[-1]
+    found = [sorted(glob.glob(os.path.join(trace_dir, "**", pattern), recursive=True))
+             for pattern in ("*.trace.json.gz", "perfetto_trace.json.gz")]
+    path = (found[0] or found[1])[-1]  # the latest run's, Chrome format first
     with gzip.open(path, "rt") as f:
         trace = json.load(f)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
