@@ -148,6 +148,28 @@ def _git():
         return None
 
 
+def busy_cores(seconds=3.0):
+    """Cores' worth of CPU time other work used over `seconds` (this process sleeps),
+    from /proc/stat; None where there is none. Unlike the load average, which still
+    counts a job that ended a minute ago, it says what is running now."""
+    def ticks():
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+
+    try:
+        total0, idle0 = ticks()
+        time.sleep(seconds)
+        total1, idle1 = ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = total1 - total0
+    if elapsed <= 0:
+        return None
+    return round((elapsed - (idle1 - idle0)) / elapsed * (os.cpu_count() or 1), 2)
+
+
 def machine_record():
     model, cpu_flags = _cpu_model()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -159,6 +181,7 @@ def machine_record():
             "tensorflow", "keras", "keras-hub", "tensorflow-text", "torch", "transformers",
             "tokenizers", "numpy", "ai-edge-litert")},
         "git": _git(), "load_average": [round(x, 2) for x in os.getloadavg()],
+        "busy_cores_at_start": busy_cores(),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": FLAGS.quick,
     }
@@ -417,11 +440,18 @@ def render(records, gpu_records=()):
     if machine.get("quick"):
         out += ["> **Smoke run (`--quick`)**: tiny sizes, a step or two per timing. These "
                 "numbers check that the suite runs; they are not measurements.", ""]
-    load = machine.get("load_average", [0])[0]
-    if load > 0.5 * (machine.get("usable_cores") or 1):
-        out += [f"> **Warning**: load average {load} when the run started: other work was "
-                "running, and these numbers (PyTorch's especially: its OpenMP threads wait "
-                "on each other when a core is taken) are not this machine's.", ""]
+    busy = machine.get("busy_cores_at_start")
+    if busy is not None:  # measured over 3 s before the run
+        other = (f"{busy} cores were busy with other work when the run started"
+                 if busy > 0.5 else None)
+    else:  # older runs: the 1-minute load average, which also counts work just ended
+        load = machine.get("load_average", [0])[0]
+        other = (f"load average {load} when the run started: other work was running"
+                 if load > 0.5 * (machine.get("usable_cores") or 1) else None)
+    if other:
+        out += [f"> **Warning**: {other}, and these numbers (PyTorch's especially: its "
+                "OpenMP threads wait on each other when a core is taken) are not this "
+                "machine's.", ""]
     took = machine.get("total_seconds")
     when = machine.get("date_utc", "?") + (f", in {took / 60:.0f} min" if took else "")
     out += [f"Written by `bench/run_all.py` (`make bench`) on {when}. Raw JSON lines: "
@@ -437,6 +467,7 @@ def render(records, gpu_records=()):
         ("Python", machine.get("python")),
         ("libraries", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
         ("commit", machine.get("git")), ("load average at start", machine.get("load_average")),
+        ("cores busy with other work at start (3 s)", machine.get("busy_cores_at_start")),
         ("load average at end", machine.get("load_average_end")),
         ("seconds per benchmark", machine.get("seconds_by_bench"))]
     out += ["| | |", "|---|---|"]

@@ -25,6 +25,7 @@ def test_run_all_quick_writes_results_and_report(tmp_path):
     machine = records[0]
     assert machine["bench"] == "machine" and machine["quick"] is True
     assert machine["cpu_count"] == os.cpu_count() and machine["date_utc"].endswith("UTC")
+    assert 0.0 <= machine["busy_cores_at_start"] <= os.cpu_count()
     peaks = {(r["library"], r["dtype"]): r for r in records if r["bench"] == "matmul_peak"}
     assert set(peaks) == {(library, dtype) for library in ("tensorflow", "torch")
                           for dtype in ("float32", "bfloat16")}
@@ -44,3 +45,26 @@ def test_run_all_quick_writes_results_and_report(tmp_path):
     assert "## Skipped or failed" in report and "| tflite | skipped |" in report
     # Written atomically: no temporary files left beside them.
     assert sorted(os.listdir(tmp_path)) == ["RESULTS.md", "results.jsonl"]
+
+
+@pytest.mark.parametrize("machine, warning", [
+    # A job that ended just before: the load average is high, no core is busy now.
+    ({"load_average": [1.9, 1.8, 1.6], "busy_cores_at_start": 0.05, "usable_cores": 2}, None),
+    ({"load_average": [0.2, 0.2, 0.2], "busy_cores_at_start": 1.2, "usable_cores": 2},
+     "1.2 cores were busy with other work when the run started"),
+    # Runs recorded before the busy-core measurement fall back to the load average.
+    ({"load_average": [1.69, 1.88, 1.59], "usable_cores": 2},
+     "load average 1.69 when the run started"),
+])
+def test_report_warns_only_when_other_work_was_running(tmp_path, machine, warning):
+    (tmp_path / "results.jsonl").write_text(json.dumps(dict(machine, bench="machine")) + "\n")
+    result = subprocess.run(
+        [sys.executable, "bench/run_all.py", "--render_only", f"--output_dir={tmp_path}",
+         f"--gpu_results={tmp_path / 'none_*.jsonl'}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    if warning is None:
+        assert "Warning" not in report
+    else:
+        assert f"> **Warning**: {warning}" in report
