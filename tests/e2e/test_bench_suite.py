@@ -1,5 +1,6 @@
 """`bench/run_all.py` end to end on its smallest pieces: the matmul probe (tiny
-matrices) and a benchmark whose input is missing (skipped, visibly)."""
+matrices) and a benchmark whose input is missing (skipped, visibly); and its report
+(`--render_only`) from hand-made lines: the busy-machine warning, the GPU profile table."""
 
 import json
 import os
@@ -47,6 +48,18 @@ def test_run_all_quick_writes_results_and_report(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["RESULTS.md", "results.jsonl"]
 
 
+def _render(tmp_path, machine, gpu_lines=()):
+    """RESULTS.md from `machine` and GPU-run JSON lines (`run_all.py --render_only`)."""
+    (tmp_path / "results.jsonl").write_text(json.dumps(machine) + "\n")
+    (tmp_path / "gpu_run.jsonl").write_text("".join(json.dumps(r) + "\n" for r in gpu_lines))
+    result = subprocess.run(
+        [sys.executable, "bench/run_all.py", "--render_only", f"--output_dir={tmp_path}",
+         f"--gpu_results={tmp_path / 'gpu_*.jsonl'}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("machine, warning", [
     # A job that ended just before: the load average is high, no core is busy now.
     ({"load_average": [1.9, 1.8, 1.6], "busy_cores_at_start": 0.05, "usable_cores": 2}, None),
@@ -57,14 +70,35 @@ def test_run_all_quick_writes_results_and_report(tmp_path):
      "load average 1.69 when the run started"),
 ])
 def test_report_warns_only_when_other_work_was_running(tmp_path, machine, warning):
-    (tmp_path / "results.jsonl").write_text(json.dumps(dict(machine, bench="machine")) + "\n")
-    result = subprocess.run(
-        [sys.executable, "bench/run_all.py", "--render_only", f"--output_dir={tmp_path}",
-         f"--gpu_results={tmp_path / 'none_*.jsonl'}"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    report = _render(tmp_path, machine=dict(machine, bench="machine"))
     if warning is None:
         assert "Warning" not in report
     else:
         assert f"> **Warning**: {warning}" in report
+
+
+def test_results_table_shows_profiles_per_step_with_their_device(tmp_path):
+    common = {"config": "electra_base.json", "dropout": 0.1, "batch_size": 256,
+              "seq_length": 128, "dtype": "bfloat16", "smoke": False}
+    lines = [
+        {"bench": "gpu_device", "nvidia_smi": "NVIDIA H200, 143771 MiB, 580.159.04",
+         "jax_device": None, "measured_bf16_matmul_tflops": None},
+        {"bench": "gpu_pretrain", **common, "side": "keras_jax", "rng": "rbg",
+         "sequences_per_s": 2878.2, "jax_device": "NVIDIA H200"},
+        {"bench": "gpu_profile", **common, "side": "keras_jax", "rng": "rbg", "steps": 10,
+         "gpu_ms": 867.3, "gemm_ms": 356.4, "fused_attention_ms": 0, "other_ms": 510.9},
+        {"bench": "gpu_pretrain_summary", **common, "device": "NVIDIA H200, 143771 MiB",
+         "sequences_per_s": {"keras_jax": 2878.2}, "target_sequences_per_s": 4000,
+         "meets_target": False},
+        {"bench": "gpu_pretrain_summary", **common, "device": "NVIDIA H200, 143771 MiB",
+         "sequences_per_s": {"torch_compiled": 3773.4}, "target_sequences_per_s": 4000},
+    ]
+    report = _render(tmp_path, machine={"bench": "machine"}, gpu_lines=lines)
+    # The run measured no matmul peak: no "None TFLOP/s" device line.
+    assert "Devices (measured" not in report
+    assert "| NVIDIA H200 | keras_jax |  | rbg | 0.1 | electra_base.json |" in report
+    # Per step: the traced execution's 10 steps divided out; the device from gpu_device.
+    assert "| NVIDIA H200 | keras_jax | rbg | 0.1 | 256 × 128 | 86.7 | 35.6 | 0 | 51.1 |" \
+        in report
+    # One target line: the PyTorch-only summary has no target to meet.
+    assert report.count("target 4000 sequences/s met") == 1
