@@ -98,10 +98,13 @@ ATTENTION_KERNEL = re.compile(r"fmha|flash|attention", re.IGNORECASE)
 def kernel_summary(kernels, top):
     """`{name: [ms, count]}` of GPU kernels -> totals by kind and the `top` slowest."""
     ranked = sorted(kernels.items(), key=lambda kv: -kv[1][0])
-    total = sum(ms for ms, _ in kernels.values())
-    gemm = sum(ms for name, (ms, _) in kernels.items() if GEMM_KERNEL.search(name))
-    attention = sum(ms for name, (ms, _) in kernels.items()
-                    if ATTENTION_KERNEL.search(name) and not GEMM_KERNEL.search(name))
+    total = gemm = attention = 0.0
+    for name, (ms, _) in kernels.items():
+        total += ms
+        if GEMM_KERNEL.search(name):
+            gemm += ms
+        elif ATTENTION_KERNEL.search(name):
+            attention += ms
     return {"gpu_ms": round(total, 1), "gemm_ms": round(gemm, 1),
             "fused_attention_ms": round(attention, 1),
             "other_ms": round(total - gemm - attention, 1),
@@ -149,7 +152,7 @@ def use_rbg_keys():
 def profile_summary(trace_dir, top):
     """Top GPU kernels of the trace `jax.profiler` wrote under `trace_dir`.
 
-    Reads the Chrome-format `*.trace.json.gz` (else `perfetto_trace.json.gz`).
+    Reads the Chrome-format `*.trace.json.gz` it writes beside its `.xplane.pb`.
 
     Returns `kernel_summary` (GPU kernel time in total and by kind, the top
     kernels as `[name, ms, count]`) and each trace line's total time,
@@ -161,9 +164,8 @@ def profile_summary(trace_dir, top):
     import glob
     import gzip
 
-    found = [sorted(glob.glob(os.path.join(trace_dir, "**", pattern), recursive=True))
-             for pattern in ("*.trace.json.gz", "perfetto_trace.json.gz")]
-    path = (found[0] or found[1])[-1]  # the latest run's, Chrome format first
+    path = sorted(glob.glob(os.path.join(trace_dir, "**", "*.trace.json.gz"),
+                            recursive=True))[-1]  # the latest run's
     with gzip.open(path, "rt") as f:
         trace = json.load(f)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
@@ -225,7 +227,7 @@ def keras_jax_side(config, batch):
     rates = _chunks(run, (time.perf_counter() - start) / (2 * spe))
     profile = None
     if FLAGS.profile_dir:
-        with jax.profiler.trace(FLAGS.profile_dir, create_perfetto_trace=True):
+        with jax.profiler.trace(FLAGS.profile_dir):
             run(spe)
         profile = profile_summary(FLAGS.profile_dir, FLAGS.top_kernels)
         profile["steps"] = spe
