@@ -5,7 +5,7 @@ import keras_hub
 
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
-from keras_electra.layers.float32_dropout import use_float32_dropout
+from keras_electra.layers.fast_dropout import use_fast_dropout
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.layers.rematerialize import rematerialize
 
@@ -24,8 +24,8 @@ class ElectraBackbone(keras.Model):
     Unlike `keras_hub.models.ElectraBackbone`, the encoder uses by default
     the exact (erf) GELU of the original ELECTRA and of Hugging Face, and
     there is no randomly initialised pooler. Every dropout, the embeddings'
-    included, is `keras_electra.layers.float32_dropout`: Keras' own in
-    float32, and unbiased in bfloat16, where Keras' is not.
+    included, is `keras_electra.layers.fast_dropout`: half the random bits
+    of Keras' own, and unbiased in bfloat16, where Keras' is not.
 
     Args:
         embeddings: an `ElectraEmbeddings` layer (shared or not), or the
@@ -115,7 +115,7 @@ class ElectraBackbone(keras.Model):
         )
         # After the functional call above: keras-hub's blocks create their
         # dropout layers when they are built.
-        use_float32_dropout(self)
+        use_fast_dropout(self)
 
         self.embeddings = embeddings
         self.embeddings_projection = projection

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_electra.layers.float32_dropout import use_float32_dropout
+from keras_electra.layers.fast_dropout import use_fast_dropout
 from keras_electra.models.electra_backbone import ElectraBackbone
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
@@ -51,7 +51,7 @@ class ElectraTask(keras.Model):
     def __init__(self, backbone, inputs, outputs, name=None, trainable=True):
         super().__init__(inputs=inputs, outputs=outputs, name=name, trainable=trainable)
         self.backbone = backbone
-        use_float32_dropout(self)  # the head's dropout, as the backbone's
+        use_fast_dropout(self)  # the head's dropout, as the backbone's
 
     def get_config(self):
         return {

@@ -1,0 +1,129 @@
+"""Dropout and the generator's sampling: keras_electra's against the usual way, same process.
+
+    python bench/random_ops.py                      # ELECTRA-Small's sizes, 7 repeats
+    python bench/random_ops.py --repeats=2 --iters=2   # smoke run
+
+A pre-training step draws a random number for every dropout decision (about
+60 million at batch 32 x 128 on ELECTRA-Small) and, to sample the
+generator's replacements, for every vocabulary entry of every masked
+position (20 million more), and on this project's CPU those draws took
+up to 16% of a step. This measures, forward and backward under
+`tf.function`:
+
+* `dropout`: `keras_electra.layers.fast_dropout` (two 16-bit keep decisions
+  per random word) against Keras' own TensorFlow dropout
+  (`keras.random.dropout`, one float uniform per value), on ELECTRA-Small's
+  attention probabilities `(32, 4, 128, 128)` and hidden states
+  `(32, 128, 256)`, float32 and bfloat16.
+* `sampling`: `keras_electra.objectives.sample_from_logits` (an exact
+  categorical draw, one uniform per sample) against the original code's
+  Gumbel-max sampler (one uniform and two logarithms per vocabulary entry),
+  on `(32, 20, 30522)` generator logits with one seed per example.
+
+Prints one JSON line per case: the median milliseconds of both
+(`keras_electra_ms`, `alternative_ms`), every timing, and `speedup`
+(alternative over keras_electra, above 1 is faster).
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+flags.DEFINE_integer("repeats", 7, "Timings per side (median reported).")
+flags.DEFINE_integer("iters", 5, "Calls per timing.")
+flags.DEFINE_integer("vocab_size", 30522, "Sampling: vocabulary.")
+flags.DEFINE_integer("masked", 20, "Sampling: masked positions per example.")
+FLAGS = flags.FLAGS
+
+DROPOUT_SHAPES = {"attention_probs": (32, 4, 128, 128), "hidden": (32, 128, 256)}
+RATE = 0.1
+
+
+def original_gumbel_sample(logits, temperature, seeds):
+    """The original ELECTRA's `sample_from_softmax` noise, one seed per example."""
+    import tensorflow as tf
+
+    def one(row):
+        logits, seed = row
+        uniform = tf.random.stateless_uniform(tf.shape(logits), seed)
+        gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
+        return tf.argmax(tf.cast(logits, tf.float32) / temperature + gumbel, -1,
+                         output_type=tf.int32)
+    return tf.map_fn(one, (logits, seeds), fn_output_signature=tf.int32)
+
+
+def time_calls(function, args):
+    """Median milliseconds per call and every timing, after two warm-up calls."""
+    for _ in range(2):
+        _touch(function(*args))
+    timings = []
+    for _ in range(FLAGS.repeats):
+        start = time.perf_counter()
+        for _ in range(FLAGS.iters):
+            _touch(function(*args))
+        timings.append((time.perf_counter() - start) * 1e3 / FLAGS.iters)
+    return round(statistics.median(timings), 3), [round(t, 3) for t in timings]
+
+
+def _touch(result):
+    result.numpy()  # the value exists: the work has run
+
+
+def dropout_cases():
+    import keras
+    import tensorflow as tf
+
+    from keras_electra.layers import fast_dropout
+
+    def forward_backward(dropout):
+        @tf.function
+        def run(x, seed):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = dropout(x, seed)
+            return tape.gradient(y, x, output_gradients=y)
+        return run
+
+    ours = forward_backward(lambda x, seed: fast_dropout(x, RATE, seed))
+    keras_own = forward_backward(lambda x, seed: keras.random.dropout(x, RATE, seed=seed))
+    for name, shape in DROPOUT_SHAPES.items():
+        for dtype in ("float32", "bfloat16"):
+            x = tf.cast(tf.random.stateless_normal(shape, [0, 1]), dtype)
+            seed = tf.constant([1, 2])
+            yield ({"op": "dropout", "tensor": name, "shape": list(shape), "dtype": dtype,
+                    "alternative": "keras.random.dropout"},
+                   time_calls(ours, (x, seed)), time_calls(keras_own, (x, seed)))
+
+
+def sampling_cases():
+    import tensorflow as tf
+
+    from keras_electra.objectives import sample_from_logits
+
+    shape = (32, FLAGS.masked, FLAGS.vocab_size)
+    logits = 3.0 * tf.random.stateless_normal(shape, [3, 4])
+    seeds = tf.stack([tf.range(32, dtype=tf.int64), tf.fill([32], tf.constant(7, tf.int64))], 1)
+    ours = tf.function(lambda l, s: sample_from_logits(l, 1.0, s))
+    original = tf.function(lambda l, s: original_gumbel_sample(l, 1.0, s))
+    yield ({"op": "sampling", "tensor": "generator_logits", "shape": list(shape),
+            "dtype": "float32", "alternative": "original Gumbel-max"},
+           time_calls(ours, (logits, seeds)), time_calls(original, (logits, seeds)))
+
+
+def main(argv):
+    del argv
+    for case, (ours, ours_all), (other, other_all) in (*dropout_cases(), *sampling_cases()):
+        print(json.dumps({"bench": "random_ops", **case, "keras_electra_ms": ours,
+                          "alternative_ms": other, "speedup": round(other / ours, 3),
+                          "keras_electra_ms_all": ours_all, "alternative_ms_all": other_all,
+                          "repeats": FLAGS.repeats, "iters": FLAGS.iters}), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
