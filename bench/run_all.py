@@ -20,13 +20,16 @@ numbers are only as good as the quiet they were taken in):
    The small config runs again with `--remat`: gradient checkpointing on
    both sides (`ElectraConfig.remat`; transformers'
    `gradient_checkpointing_enable`), PyTorch eager.
-3. `input_pipeline`: TFRecord pipeline examples/s vs what the step consumes.
-4. `build_pretraining_data`: the TFRecord builder's MB/s and tokenizer
+3. `random_ops`: dropout masks and the generator's sampling, keras_electra's
+   (`fast_dropout`, categorical samples) vs Keras' own dropout and the
+   original code's Gumbel-max sampler, per op.
+4. `input_pipeline`: TFRecord pipeline examples/s vs what the step consumes.
+5. `build_pretraining_data`: the TFRecord builder's MB/s and tokenizer
    speed vs Hugging Face `tokenizers`, on `DATA_ROOT/gutenberg` with a
    WordPiece vocabulary trained first (`keras_electra.build_vocab`).
-5. `serving`: the text-in SavedModel vs transformers, batch-1 latency and
+6. `serving`: the text-in SavedModel vs transformers, batch-1 latency and
    batch throughput (random-weight model of the small config).
-6. `tflite`: float and int8 TFLite vs Keras; needs a fine-tuned SST-2
+7. `tflite`: float and int8 TFLite vs Keras; needs a fine-tuned SST-2
    classifier (`--tflite_model_dir`).
 
 A benchmark whose inputs are missing (data folder, model directory) is
@@ -65,8 +68,8 @@ import time
 
 from absl import app, flags
 
-BENCHES = ("matmul_peak", "pretrain_step", "input_pipeline", "build_pretraining_data",
-           "serving", "tflite")
+BENCHES = ("matmul_peak", "pretrain_step", "random_ops", "input_pipeline",
+           "build_pretraining_data", "serving", "tflite")
 
 flags.DEFINE_string("output_dir", None, "Where results.jsonl and RESULTS.md go "
                     "(default: bench/).")
@@ -237,6 +240,11 @@ def plan_pretrain_step(records, work_dir):
             remat = [a for a in command if not a.startswith("--torch_compile=")]
             commands.append(remat + ["--remat", "--torch_compile=false"])
     return commands
+
+
+def plan_random_ops(records, work_dir):
+    return [_script("random_ops") + (["--repeats=1", "--iters=1", "--vocab_size=2000"]
+                                     if FLAGS.quick else [])]
 
 
 def plan_input_pipeline(records, work_dir):

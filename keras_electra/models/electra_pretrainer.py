@@ -60,7 +60,7 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
 
     Each `train_step` masks the batch in-graph (a fresh mask every step),
     lets the generator predict the masked tokens, samples replacements from
-    it (Gumbel-max, no gradient), asks the discriminator which tokens were
+    it (an exact categorical draw, no gradient), asks the discriminator which tokens were
     replaced, and takes one optimizer step on
     `generator_weight * mlm + discriminator_weight * rtd`.
 

@@ -5,7 +5,7 @@ ELECTRA-Small at batch 32 that is a `(32, 19, 30522)` float32 tensor (74 MB)
 per use, and the loss keeps its softmax (another 74 MB) alive until the
 backward pass reaches the head, after the discriminator. `chunked_mlm_loss`
 runs the projection, the loss and its gradient, the argmax and the generator's
-Gumbel sample one chunk of examples at a time and keeps only the gradients
+sample one chunk of examples at a time and keeps only the gradients
 with respect to the features, the table and the bias, which the backward pass
 scales by the loss' upstream gradient (the loss is linear in its chunks' sums).
 The numbers are those of the unchunked head up to float summation order; the
@@ -56,7 +56,7 @@ def chunked_mlm_loss(features, word_table, bias, targets, weights, normalizer=No
                      compute_dtype="float32", temperature=None, seeds=None,
                      rows_per_chunk=None):
     """`mlm_loss(tied_logits(...), targets, weights, normalizer)`, its argmax and,
-    with `seeds`, the Gumbel-max samples, without the whole batch's logits.
+    with `seeds`, the generator's samples, without the whole batch's logits.
 
     Args:
         features: `(batch, n, d)` the head's features at the masked positions

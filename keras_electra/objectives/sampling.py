@@ -6,10 +6,15 @@ from keras_electra.objectives.masking import scatter_tokens
 
 
 def sample_from_logits(logits, temperature, seed):
-    """Gumbel-max sample of `softmax(logits / temperature)`, without gradient.
+    """One sample of `softmax(logits / temperature)` per row, without gradient.
 
-    Computed in float32 whatever the logits' dtype, with the original code's
-    noise `-log(-log(u + 1e-9) + 1e-9)`.
+    An exact categorical draw (`tf.random.stateless_categorical`: on CPU the
+    cumulative distribution in float64 and one uniform per sample, found by
+    bisection), computed from float32 logits whatever their dtype. The
+    original code takes the Gumbel-max sample `argmax(logits +
+    -log(-log(u + 1e-9) + 1e-9))`, which draws one uniform and takes two
+    logarithms per vocabulary entry; the distribution is the same (up to the
+    1e-9s) and this costs half as much (`bench/random_ops.py`'s sampling line).
 
     Args:
         logits: `(..., vocab)` generator logits.
@@ -29,22 +34,24 @@ def sample_from_logits(logits, temperature, seed):
     logits = tf.stop_gradient(logits)
     seed = tf.convert_to_tensor(seed)
     if seed.shape.rank == 1:
-        return gumbel_max(logits, temperature, seed)
-    # One example at a time: the noise chain's float32 temporaries are then
-    # one example's `(n, vocab)`, not the batch's (on ELECTRA-Small at batch
-    # 32, several 74 MB tensors fewer at the step's memory peak). Row `b` is
-    # drawn from `seed[b]`, as `objectives.random.stateless_uniform` does.
-    return tf.map_fn(lambda row: gumbel_max(row[0], temperature, row[1]), (logits, seed),
-                     fn_output_signature=tf.int32)
+        return categorical_sample(logits, temperature, seed)
+    # Row `b` is drawn from `seed[b]`, as `objectives.random.stateless_uniform`
+    # does, so an example's samples do not depend on the rest of the batch.
+    return tf.map_fn(lambda row: categorical_sample(row[0], temperature, row[1]),
+                     (logits, seed), fn_output_signature=tf.int32)
 
 
-def gumbel_max(logits, temperature, seed):
-    """`sample_from_logits` with one shape-`[2]` seed: the noise is
-    `tf.random.stateless_uniform(tf.shape(logits), seed)`."""
+def categorical_sample(logits, temperature, seed):
+    """`sample_from_logits` with one shape-`[2]` seed."""
+    seed = tf.convert_to_tensor(seed)
+    if seed.dtype != tf.int32:
+        # XLA's categorical takes int32 seeds only; per-example seeds are
+        # int64 content hashes, folded modulo the prime 2**31 - 1.
+        seed = tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
     logits = tf.cast(logits, tf.float32) / temperature
-    uniform = tf.random.stateless_uniform(tf.shape(logits), seed)
-    gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
-    return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+    rows = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+    ids = tf.random.stateless_categorical(rows, 1, seed, dtype=tf.int32)
+    return tf.reshape(ids, tf.shape(logits)[:-1])
 
 
 def replace_tokens(input_ids, positions, weights, sampled):

@@ -15,7 +15,7 @@ def _within_4_sigma(freq, probs, n=20_000):
     return bool(np.all(np.abs(freq - probs) < 4 * sigma + 1e-9))
 
 
-def test_gumbel_max_matches_softmax():
+def test_samples_match_softmax():
     logits = np.array([2.0, 1.0, 0.0, -1.0])
     probs = np.exp(logits) / np.exp(logits).sum()
     freq = _frequencies(logits, 1.0)
@@ -31,12 +31,46 @@ def test_temperature_flattens():
     assert not _within_4_sigma(freq, np.exp(logits) / np.exp(logits).sum())
 
 
+def test_fifty_way_distribution_passes_chi_square():
+    from scipy import stats
+
+    logits = tf.random.stateless_normal([50], [2, 3]) * 2.0
+    probs = tf.nn.softmax(tf.cast(logits, tf.float64)).numpy()
+    counts = np.bincount(sample_from_logits(tf.tile(logits[None], [50_000, 1]), 1.0, [8, 8]),
+                         minlength=50)
+    assert stats.chisquare(counts, probs * 50_000).pvalue > 1e-4
+
+
+def test_per_example_seeds_draw_each_row_from_its_own_seed():
+    logits = tf.random.stateless_normal([3, 5, 40], [1, 4])
+    seeds = tf.constant([[1, 2], [3, 4], [5, 6]], tf.int64)
+    batch = sample_from_logits(logits, 1.0, seeds).numpy()
+    for b in range(3):
+        np.testing.assert_array_equal(batch[b], sample_from_logits(logits[b], 1.0, seeds[b]))
+    assert len({tuple(row) for row in batch}) > 1
+
+
+def test_compiles_with_xla_with_per_example_int64_seeds():
+    logits = tf.math.log(tf.constant([[[0.5, 0.3, 0.15, 0.05]] * 200] * 100))
+    seeds = tf.stack([tf.range(100, dtype=tf.int64) * 2**40, tf.zeros([100], tf.int64)], 1)
+    samples = tf.function(lambda l, s: sample_from_logits(l, 1.0, s), jit_compile=True)(
+        logits, seeds).numpy()
+    freq = np.bincount(samples.ravel(), minlength=4) / samples.size
+    assert _within_4_sigma(freq, np.array([0.5, 0.3, 0.15, 0.05])), freq
+
+
+def test_bfloat16_logits_are_sampled_as_their_float32_values():
+    logits = tf.cast(tf.random.stateless_normal([64, 100], [2, 2]), tf.bfloat16)
+    np.testing.assert_array_equal(sample_from_logits(logits, 1.0, [4, 4]),
+                                  sample_from_logits(tf.cast(logits, tf.float32), 1.0, [4, 4]))
+
+
 def test_float32_and_same_seed():
     logits = tf.random.stateless_normal([64, 100], seed=[1, 1])
     a = sample_from_logits(logits, 1.0, [9, 9])
     b = sample_from_logits(tf.cast(logits, tf.float16), 1.0, [9, 9])
     assert a.dtype == tf.int32
-    # Half-precision logits are upcast before adding noise: same draws almost everywhere.
+    # Half-precision logits are upcast, and the rounding moves few draws.
     assert np.mean(a.numpy() == b.numpy()) > 0.95
     np.testing.assert_array_equal(a, sample_from_logits(logits, 1.0, [9, 9]))
 
