@@ -20,9 +20,9 @@ numbers are only as good as the quiet they were taken in):
    The small config runs again with `--remat`: gradient checkpointing on
    both sides (`ElectraConfig.remat`; transformers'
    `gradient_checkpointing_enable`), PyTorch eager.
-3. `random_ops`: dropout masks and the generator's sampling, keras_electra's
-   (`fast_dropout`, categorical samples) vs Keras' own dropout and the
-   original code's Gumbel-max sampler, per op.
+3. `step_ops`: the step's ops that keras_electra does its own way (dropout
+   masks, the generator's sampling, GELU) vs Keras' own dropout and GELU and
+   the original code's Gumbel-max sampler, per op.
 4. `input_pipeline`: TFRecord pipeline examples/s vs what the step consumes.
 5. `build_pretraining_data`: the TFRecord builder's MB/s and tokenizer
    speed vs Hugging Face `tokenizers`, on `DATA_ROOT/gutenberg` with a
@@ -68,7 +68,7 @@ import time
 
 from absl import app, flags
 
-BENCHES = ("matmul_peak", "pretrain_step", "random_ops", "input_pipeline",
+BENCHES = ("matmul_peak", "pretrain_step", "step_ops", "input_pipeline",
            "build_pretraining_data", "serving", "tflite")
 
 flags.DEFINE_string("output_dir", None, "Where results.jsonl and RESULTS.md go "
@@ -242,8 +242,8 @@ def plan_pretrain_step(records, work_dir):
     return commands
 
 
-def plan_random_ops(records, work_dir):
-    return [_script("random_ops") + (["--repeats=1", "--iters=1", "--vocab_size=2000"]
+def plan_step_ops(records, work_dir):
+    return [_script("step_ops") + (["--repeats=1", "--iters=1", "--vocab_size=2000"]
                                      if FLAGS.quick else [])]
 
 

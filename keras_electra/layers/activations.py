@@ -20,10 +20,92 @@ ELECTRA-Small step). The result is the correctly rounded value of the
 float32 GELU, which a 16-bit computation only approximates.
 """
 
+import contextlib
+import contextvars
+
 import keras
 
 HIDDEN_ACTS = ("gelu", "gelu_approximate")
 _16_BIT = ("bfloat16", "float16")
+
+
+# Set while a training step is traced (`compiled_activations`).
+_COMPILED = contextvars.ContextVar("keras_electra_compiled_activations", default=False)
+_XLA_FUNCTIONS = {}
+
+
+@contextlib.contextmanager
+def compiled_activations():
+    """Within it, the TensorFlow backend traces each activation as one XLA cluster.
+
+    On CPU TensorFlow runs the exact GELU as several element-wise passes over
+    the feed-forward activations, and more in its gradient, and their memory
+    traffic is most of their time. Here each direction is one fused XLA
+    loop, and the backward pass keeps only the activation's input and
+    recomputes the derivative from it. On ELECTRA-Small's `(4096, 1024)`
+    activations the forward and backward pass take 9.9 ms against Keras'
+    own 19.3 in float32, and 7.8 against 23.2 in bfloat16
+    (`bench/step_ops.py`). In a pre-training step that made bfloat16 about
+    8% faster and lowered the peak RSS by 0.55 GB (float32: 0.38 GB lower,
+    the step time unchanged within this machine's noise).
+
+    `ElectraPretrainer.train_step` traces inside it; inference, export and
+    serving (TF Serving and TFLite need no XLA) trace outside and keep the
+    plain ops. The values are the same function's up to XLA's own `erf` and
+    `tanh` (a few float32 ulps).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> with compiled_activations():
+    ...     y = gelu(tf.constant([1.0]))
+    >>> round(float(y[0]), 5)
+    0.84134
+    """
+    token = _COMPILED.set(True)
+    try:
+        yield
+    finally:
+        _COMPILED.reset(token)
+
+
+def _compiled(activation, derivative):
+    """`activation`, or within `compiled_activations` its XLA form: the forward
+    pass and `derivative`'s backward pass, each one fused loop, with only
+    the input kept for the backward pass."""
+    if not _COMPILED.get() or keras.backend.backend() != "tensorflow":
+        return activation
+    if activation not in _XLA_FUNCTIONS:
+        import tensorflow as tf
+
+        forward = tf.function(activation, jit_compile=True, reduce_retracing=True)
+        backward = tf.function(lambda x, upstream: _in_float32(
+            lambda y: tf.cast(upstream, y.dtype) * derivative(y), x),
+            jit_compile=True, reduce_retracing=True)
+
+        @tf.custom_gradient
+        def fused(x):
+            return forward(x), lambda upstream: backward(x, upstream)
+
+        _XLA_FUNCTIONS[activation] = fused
+    return _XLA_FUNCTIONS[activation]
+
+
+def _exact_gelu_derivative(x):
+    """d/dx x Φ(x) = Φ(x) + x φ(x), TensorFlow ops."""
+    import tensorflow as tf
+
+    cdf = 0.5 * tf.math.erfc(x * -0.7071067811865476)
+    return cdf + x * tf.exp(-0.5 * x * x) * 0.3989422804014327  # 1 / sqrt(2 pi)
+
+
+def _approximate_gelu_derivative(x):
+    """d/dx of 0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2 / pi)."""
+    import tensorflow as tf
+
+    c = 0.7978845608028654
+    t = tf.tanh(c * (x + 0.044715 * x * x * x))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x * x)
 
 
 def _in_float32(activation, x):
@@ -45,6 +127,10 @@ def gelu(x):
     >>> round(float(gelu(np.float32(1.0))), 6)
     0.841345
     """
+    return _compiled(_exact_gelu, _exact_gelu_derivative)(x)
+
+
+def _exact_gelu(x):
     return _in_float32(keras.activations.gelu, x)
 
 
@@ -59,6 +145,10 @@ def gelu_approximate(x):
     >>> round(float(gelu_approximate(np.float32(1.0))), 6)
     0.841192
     """
+    return _compiled(_approximate_gelu, _approximate_gelu_derivative)(x)
+
+
+def _approximate_gelu(x):
     return _in_float32(lambda y: keras.activations.gelu(y, approximate=True), x)
 
 

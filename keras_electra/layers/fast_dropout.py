@@ -4,7 +4,7 @@ import keras
 
 # A keep decision is a 16-bit draw: each 32-bit word of the stateless
 # generator (Philox on CPU and GPU) gives two, and the words, not the
-# comparisons, are what dropout's time goes to (`bench/random_ops.py`).
+# comparisons, are what dropout's time goes to (`bench/step_ops.py`).
 LEVELS = 1 << 16
 
 

@@ -10,6 +10,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from keras_electra.layers.activations import compiled_activations
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -471,14 +472,18 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
         seeds = (self._step_seed(batch["input_ids"], 0), self._step_seed(batch["input_ids"], 1))
         replica = tf.distribute.get_replica_context()
         num_replicas = replica.num_replicas_in_sync if replica is not None else 1
-        with tf.GradientTape() as tape:
-            losses, outputs = self.compute_losses(batch, seeds, training=True,
-                                                  global_normalizers=num_replicas > 1)
-            # Identity unless the optimizer scales losses (`LossScaleOptimizer`
-            # under mixed_float16); its `apply` divides the scale back out.
-            scaled_loss = self.optimizer.scale_loss(losses.total)
-        variables = self._trained_variables()
-        gradients = tape.gradient(scaled_loss, variables)
+        # XLA-fused activations in the step's forward and backward passes (the
+        # recomputed blocks of `remat` included); inference and exports,
+        # traced elsewhere, keep plain ops.
+        with compiled_activations():
+            with tf.GradientTape() as tape:
+                losses, outputs = self.compute_losses(batch, seeds, training=True,
+                                                      global_normalizers=num_replicas > 1)
+                # Identity unless the optimizer scales losses (`LossScaleOptimizer`
+                # under mixed_float16); its `apply` divides the scale back out.
+                scaled_loss = self.optimizer.scale_loss(losses.total)
+            variables = self._trained_variables()
+            gradients = tape.gradient(scaled_loss, variables)
         # For the logged gradient norm: 1 / (any fp16 loss scale).
         unscale = tf.math.divide_no_nan(losses.total, tf.cast(scaled_loss, tf.float32))
         # Dense: the norm of `IndexedSlices` (segment-embedding lookups) is the

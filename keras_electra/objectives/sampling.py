@@ -14,7 +14,7 @@ def sample_from_logits(logits, temperature, seed):
     original code takes the Gumbel-max sample `argmax(logits +
     -log(-log(u + 1e-9) + 1e-9))`, which draws one uniform and takes two
     logarithms per vocabulary entry; the distribution is the same (up to the
-    1e-9s) and this costs half as much (`bench/random_ops.py`'s sampling line).
+    1e-9s) and this costs half as much (`bench/step_ops.py`'s sampling line).
 
     Args:
         logits: `(..., vocab)` generator logits.

@@ -1,5 +1,5 @@
 """`bench/run_all.py` end to end on its smallest pieces: the matmul probe (tiny
-matrices), the random ops at smoke sizes and a benchmark whose input is missing
+matrices), the step's own ops at smoke sizes and a benchmark whose input is missing
 (skipped, visibly); and its report (`--render_only`) from hand-made lines: the
 busy-machine warning, the GPU profile table."""
 
@@ -16,7 +16,7 @@ from tests.test_case import REPO_ROOT
 @pytest.mark.slow
 def test_run_all_quick_writes_results_and_report(tmp_path):
     result = subprocess.run(
-        [sys.executable, "bench/run_all.py", "--quick", "--only=matmul_peak,random_ops,tflite",
+        [sys.executable, "bench/run_all.py", "--quick", "--only=matmul_peak,step_ops,tflite",
          f"--output_dir={tmp_path}", "--tflite_model_dir=no/such/model"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -34,13 +34,16 @@ def test_run_all_quick_writes_results_and_report(tmp_path):
     for record in peaks.values():
         assert record["peak_gflops"] == max(record["gflops_by_n"].values()) > 0
         assert set(record["gflops_by_n"]) == {"512", "1024"}
-    randoms = [r for r in records if r["bench"] == "random_ops"]
-    assert sorted((r["op"], r["tensor"], r["dtype"]) for r in randoms) == [
-        ("dropout", tensor, dtype) for tensor in ("attention_probs", "hidden")
-        for dtype in ("bfloat16", "float32")] + [("sampling", "generator_logits", "float32")]
-    for record in randoms:
+    ops = [r for r in records if r["bench"] == "step_ops"]
+    assert sorted((r["op"], r["tensor"], r["dtype"]) for r in ops) == sorted(
+        [("dropout", tensor, dtype) for tensor in ("attention_probs", "hidden")
+         for dtype in ("bfloat16", "float32")]
+        + [("gelu", "feedforward", "bfloat16"), ("gelu", "feedforward", "float32"),
+           ("sampling", "generator_logits", "float32")])
+    for record in ops:
         assert record["speedup"] == round(record["alternative_ms"] / record["keras_electra_ms"], 3)
-    assert randoms[-1]["shape"] == [32, 20, 2000]
+    (sampling,) = [r for r in ops if r["op"] == "sampling"]
+    assert sampling["shape"] == [32, 20, 2000]
     (skipped,) = [r for r in records if r.get("status")]
     assert skipped["bench"] == "tflite" and skipped["status"] == "skipped"
     assert "no/such/model" in skipped["reason"]

@@ -3,7 +3,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_electra.layers import activations
-from keras_electra.layers.activations import gelu, gelu_approximate, hidden_act_name
+from keras_electra.layers.activations import (
+    compiled_activations, gelu, gelu_approximate, hidden_act_name)
 from tests.test_case import TestCase
 
 # Wide enough to reach both tails (erfc -> 0 and -> 2) and the bend at 0.
@@ -26,7 +27,56 @@ def _graph_ops(fn, dtype):
     return graph.get_operations()
 
 
+def _xla_calls(graph):
+    """The function calls of `graph` that XLA must compile."""
+    return [op for op in graph.get_operations()
+            if op.type in ("PartitionedCall", "StatefulPartitionedCall")
+            and op.node_def.attr["_XlaMustCompile"].b]
+
+
 class ActivationsTest(TestCase):
+    def test_compiled_activations_are_one_xla_call_only_within_the_context(self):
+        for fn in (gelu, gelu_approximate):
+            for dtype in (tf.bfloat16, tf.float32):
+                spec = tf.TensorSpec([None], dtype)
+                plain = tf.function(fn).get_concrete_function(spec).graph
+                with compiled_activations():
+                    compiled = tf.function(fn).get_concrete_function(spec).graph
+                self.assertEqual(_xla_calls(plain), [])
+                self.assertEqual(len(_xla_calls(compiled)), 1, msg=f"{fn.__name__} {dtype}")
+
+    def test_compiled_values_and_gradients_match_the_plain_ones(self):
+        for fn, reference in ((gelu, _exact), (gelu_approximate, _tanh)):
+            # bfloat16 has 8 significant bits: one rounding is 2**-8 relative.
+            # Where tanh saturates, TensorFlow's rounds to 1 and XLA's does
+            # not, so the tanh form's slopes differ by up to 4e-6 there (XLA's
+            # is the nearer: the true slope at 4.85 is 1 + 3.2e-6).
+            for dtype, atol, rtol in ((tf.float32, 1e-5, 0), (tf.bfloat16, 1e-5, 2 ** -7)):
+                x = tf.cast(tf.constant(X), dtype)
+
+                @tf.function
+                def value_and_gradient(x, fn=fn):
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        y = fn(x)
+                    return y, tape.gradient(y, x)
+
+                plain = value_and_gradient(x)
+                with compiled_activations():
+                    compiled = tf.function(value_and_gradient.python_function)(x)
+                self.assertEqual(compiled[0].dtype, dtype)
+                self.assertEqual(compiled[1].dtype, dtype)
+                for a, b in zip(compiled, plain):
+                    # XLA's erf and tanh differ from TensorFlow's by a few
+                    # float32 ulps, and the gradient is the derivative's
+                    # formula, not autodiff's; in bfloat16 either can move
+                    # one rounding.
+                    self.assertAllClose(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
+                                        atol=atol, rtol=rtol)
+                self.assertAllClose(tf.cast(compiled[0], tf.float64),
+                                    reference(tf.cast(x, tf.float64).numpy()), atol=atol,
+                                    rtol=rtol)
+
     def test_float32_values_are_keras_gelu_and_the_formulas(self):
         x = tf.constant(X)
         self.assertAllEqual(gelu(x), keras.activations.gelu(x))

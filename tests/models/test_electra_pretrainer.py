@@ -57,6 +57,24 @@ class ElectraPretrainerTest(TestCase):
         batch64 = {k: v.astype("int64") for k, v in batch.items()}
         self.assertAllClose(pretrainer.discriminator_logits(batch64), disc)
 
+    def test_train_step_fuses_activations_with_xla_and_inference_does_not(self):
+        config = tiny_config()
+        pretrainer = build_pretrainer(config)
+        pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=100))
+        batch = {k: tf.constant(v) for k, v in tiny_batch().items()}
+
+        def xla_calls(fn):
+            graph = tf.function(fn).get_concrete_function(batch).graph
+            return [op for op in graph.get_operations()
+                    if op.node_def.attr["_XlaMustCompile"].b]
+
+        gelus = pretrainer.generator.num_layers + pretrainer.discriminator.num_layers + 2
+        # A forward and a backward call per GELU: the encoder blocks' and the
+        # generator and discriminator heads' dense layers.
+        self.assertEqual(len(xla_calls(pretrainer.train_step)), 2 * gelus)
+        self.assertEqual(xla_calls(pretrainer.discriminator_logits), [])
+        self.assertEqual(xla_calls(pretrainer.generator_logits), [])
+
     def test_missing_feature_is_named(self):
         pretrainer = build_pretrainer(tiny_config())
         batch = tiny_batch()

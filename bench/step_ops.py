@@ -1,14 +1,14 @@
-"""Dropout and the generator's sampling: keras_electra's against the usual way, same process.
+"""The step's ops that keras_electra does its own way, against the usual way, same process.
 
-    python bench/random_ops.py                      # ELECTRA-Small's sizes, 7 repeats
-    python bench/random_ops.py --repeats=2 --iters=2   # smoke run
+    python bench/step_ops.py                        # ELECTRA-Small's sizes, 7 repeats
+    python bench/step_ops.py --repeats=2 --iters=2  # smoke run
 
 A pre-training step draws a random number for every dropout decision (about
 60 million at batch 32 x 128 on ELECTRA-Small) and, to sample the
 generator's replacements, for every vocabulary entry of every masked
 position (20 million more), and on this project's CPU those draws took
-up to 16% of a step. This measures, forward and backward under
-`tf.function`:
+up to 16% of a step; its GELUs are a dozen element-wise passes each. This
+measures, forward and backward under `tf.function`:
 
 * `dropout`: `keras_electra.layers.fast_dropout` (two 16-bit keep decisions
   per random word) against Keras' own TensorFlow dropout
@@ -19,6 +19,10 @@ up to 16% of a step. This measures, forward and backward under
   categorical draw, one uniform per sample) against the original code's
   Gumbel-max sampler (one uniform and two logarithms per vocabulary entry),
   on `(32, 20, 30522)` generator logits with one seed per example.
+* `gelu`: `keras_electra.layers.activations.gelu` as a training step traces
+  it (`compiled_activations`: one XLA loop each way, float32 inside)
+  against Keras' own `keras.activations.gelu`, on ELECTRA-Small's
+  feed-forward activations `(4096, 1024)`, float32 and bfloat16.
 
 Prints one JSON line per case: the median milliseconds of both
 (`keras_electra_ms`, `alternative_ms`), every timing, and `speedup`
@@ -42,6 +46,7 @@ flags.DEFINE_integer("masked", 20, "Sampling: masked positions per example.")
 FLAGS = flags.FLAGS
 
 DROPOUT_SHAPES = {"attention_probs": (32, 4, 128, 128), "hidden": (32, 128, 256)}
+GELU_SHAPE = (4096, 1024)
 RATE = 0.1
 
 
@@ -117,10 +122,37 @@ def sampling_cases():
            time_calls(ours, (logits, seeds)), time_calls(original, (logits, seeds)))
 
 
+def gelu_cases():
+    import keras
+    import tensorflow as tf
+
+    from keras_electra.layers.activations import compiled_activations, gelu
+
+    def forward_backward(activation):
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = activation(x)
+            return tape.gradient(y, x, output_gradients=y)
+        return run
+
+    with compiled_activations():  # as `ElectraPretrainer.train_step` traces it
+        ours = tf.function(forward_backward(gelu))
+        ours.get_concrete_function(tf.TensorSpec(GELU_SHAPE, tf.float32))
+        ours.get_concrete_function(tf.TensorSpec(GELU_SHAPE, tf.bfloat16))
+    keras_own = tf.function(forward_backward(keras.activations.gelu))
+    for dtype in ("float32", "bfloat16"):
+        x = tf.cast(tf.random.stateless_normal(GELU_SHAPE, [5, 6]), dtype)
+        yield ({"op": "gelu", "tensor": "feedforward", "shape": list(GELU_SHAPE),
+                "dtype": dtype, "alternative": "keras.activations.gelu"},
+               time_calls(ours, (x,)), time_calls(keras_own, (x,)))
+
+
 def main(argv):
     del argv
-    for case, (ours, ours_all), (other, other_all) in (*dropout_cases(), *sampling_cases()):
-        print(json.dumps({"bench": "random_ops", **case, "keras_electra_ms": ours,
+    cases = (*dropout_cases(), *sampling_cases(), *gelu_cases())
+    for case, (ours, ours_all), (other, other_all) in cases:
+        print(json.dumps({"bench": "step_ops", **case, "keras_electra_ms": ours,
                           "alternative_ms": other, "speedup": round(other / ours, 3),
                           "keras_electra_ms_all": ours_all, "alternative_ms_all": other_all,
                           "repeats": FLAGS.repeats, "iters": FLAGS.iters}), flush=True)
