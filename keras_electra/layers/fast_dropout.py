@@ -32,8 +32,8 @@ def fast_dropout(inputs, rate, seed):
 
     Keras' TensorFlow dropout (`tf.nn.experimental.stateless_dropout`) draws
     one float uniform per value. On this project's CPU those draws are most
-    of dropout's time and up to 16% of a bfloat16 pre-training step. Half as
-    many words make ELECTRA-Small's step 5 to 8% faster (README, Speed). In
+    of dropout's time and were 16% of the op time of a bfloat16 pre-training
+    step. Half as many words made ELECTRA-Small's step 5 to 7% faster. In
     bfloat16, Keras' draws are multiples of 1/128 and 1/0.9 rounds to
     1.109375, so `rate=0.1` drops 10.16% of the values and keeps 0.9967 of
     the mean. Here the decision does not depend on the dtype: a bfloat16 run
