@@ -61,8 +61,8 @@ class ElectraPretrainer(TrainIteratorMixin, MultiWorkerFitMixin, keras.Model):
 
     Each `train_step` masks the batch in-graph (a fresh mask every step),
     lets the generator predict the masked tokens, samples replacements from
-    it (an exact categorical draw, no gradient), asks the discriminator which tokens were
-    replaced, and takes one optimizer step on
+    it (an exact categorical draw, no gradient), asks the discriminator which
+    tokens were replaced, and takes one optimizer step on
     `generator_weight * mlm + discriminator_weight * rtd`.
 
     Build it from a config with `keras_electra.build_pretrainer(config)`,
