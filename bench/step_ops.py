@@ -12,9 +12,9 @@ measures, forward and backward under `tf.function`:
 
 * `dropout`: `keras_electra.layers.fast_dropout` (two 16-bit keep decisions
   per random word) against Keras' own TensorFlow dropout
-  (`tf.nn.experimental.stateless_dropout`, one float uniform per value), on ELECTRA-Small's
-  attention probabilities `(32, 4, 128, 128)` and hidden states
-  `(32, 128, 256)`, float32 and bfloat16.
+  (`tf.nn.experimental.stateless_dropout`, one float uniform per value), on
+  ELECTRA-Small's attention probabilities `(32, 4, 128, 128)` and hidden
+  states `(32, 128, 256)`, float32 and bfloat16.
 * `sampling`: `keras_electra.objectives.sample_from_logits` (an exact
   categorical draw, one uniform per sample) against the original code's
   Gumbel-max sampler (one uniform and two logarithms per vocabulary entry),
@@ -80,19 +80,23 @@ def _touch(result):
     result.numpy()  # the value exists: the work has run
 
 
+def forward_backward(op):
+    """A `tf.function` of `op(x, *rest)` and its gradient with respect to `x`."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(x, *rest):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = op(x, *rest)
+        return tape.gradient(y, x, output_gradients=y)
+    return run
+
+
 def dropout_cases():
     import tensorflow as tf
 
     from keras_electra.layers import fast_dropout
-
-    def forward_backward(dropout):
-        @tf.function
-        def run(x, seed):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = dropout(x, seed)
-            return tape.gradient(y, x, output_gradients=y)
-        return run
 
     ours = forward_backward(lambda x, seed: fast_dropout(x, RATE, seed))
     # What `keras.layers.Dropout` runs on the TensorFlow backend.
@@ -128,19 +132,11 @@ def gelu_cases():
 
     from keras_electra.layers.activations import compiled_activations, gelu
 
-    def forward_backward(activation):
-        def run(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = activation(x)
-            return tape.gradient(y, x, output_gradients=y)
-        return run
-
     with compiled_activations():  # as `ElectraPretrainer.train_step` traces it
-        ours = tf.function(forward_backward(gelu))
+        ours = forward_backward(gelu)
         ours.get_concrete_function(tf.TensorSpec(GELU_SHAPE, tf.float32))
         ours.get_concrete_function(tf.TensorSpec(GELU_SHAPE, tf.bfloat16))
-    keras_own = tf.function(forward_backward(keras.activations.gelu))
+    keras_own = forward_backward(keras.activations.gelu)
     for dtype in ("float32", "bfloat16"):
         x = tf.cast(tf.random.stateless_normal(GELU_SHAPE, [5, 6]), dtype)
         yield ({"op": "gelu", "tensor": "feedforward", "shape": list(GELU_SHAPE),
