@@ -19,6 +19,13 @@ measures, forward and backward under `tf.function`:
   categorical draw, one uniform per sample) against the original code's
   Gumbel-max sampler (one uniform and two logarithms per vocabulary entry),
   on `(32, 20, 30522)` generator logits with one seed per example.
+* `mlm_head`: one chunk of the MLM head after its projection, as
+  `objectives.chunked_mlm_loss` runs it (`chunk_loss` as one XLA
+  computation: loss, its gradient, argmax and sample from one read of the
+  logits) against TensorFlow's own ops for the same outputs
+  (`SparseSoftmaxCrossEntropyWithLogits`, `argmax`,
+  `stateless_categorical` per example), on `(152, 30522)` logits (8
+  examples of 19 masked positions), float32 and bfloat16.
 * `gelu`: `keras_electra.layers.activations.gelu` as a training step traces
   it (`compiled_activations`: one XLA loop each way, float32 inside)
   against Keras' own `keras.activations.gelu`, on ELECTRA-Small's
@@ -77,7 +84,10 @@ def time_calls(function, args):
 
 
 def _touch(result):
-    result.numpy()  # the value exists: the work has run
+    import tensorflow as tf
+
+    for tensor in tf.nest.flatten(result):
+        tensor.numpy()  # the values exist: the work has run
 
 
 def forward_backward(op):
@@ -126,6 +136,48 @@ def sampling_cases():
            time_calls(ours, (logits, seeds)), time_calls(original, (logits, seeds)))
 
 
+def tensorflow_ops_chunk(logits, targets, weights, scale, seeds):
+    """`chunk_loss`'s outputs from TensorFlow's own ops (float32 loss, the
+    gradient cast back to the logits' dtype, per-example categorical draws)."""
+    import tensorflow as tf
+
+    floats = tf.cast(logits, tf.float32)
+    losses, backprop = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=floats, labels=targets)
+    d_logits = tf.cast(backprop * scale[:, None], logits.dtype)
+    per_example = tf.reshape(floats, [tf.shape(seeds)[0], -1, tf.shape(floats)[-1]])
+    samples = tf.map_fn(
+        lambda row: tf.random.stateless_categorical(row[0], 1, row[1], dtype=tf.int32),
+        (per_example, seeds), fn_output_signature=tf.int32)
+    return (tf.reduce_sum(losses * weights), d_logits,
+            tf.cast(tf.reduce_sum(d_logits, 0), tf.float32),
+            tf.argmax(floats, -1, output_type=tf.int32), samples)
+
+
+def mlm_head_cases():
+    import tensorflow as tf
+
+    from keras_electra.objectives.chunked_mlm import chunk_loss
+    from keras_electra.objectives.sampling import sampling_uniforms
+
+    examples, rows = 8, 8 * (FLAGS.masked - 1)  # ELECTRA-Small's chunk: 8 x 19 slots
+    targets = tf.random.stateless_uniform([rows], [5, 5], 0, FLAGS.vocab_size, tf.int32)
+    weights = tf.ones([rows])
+    scale = weights / 608.0
+    seeds = tf.stack([tf.range(examples), tf.fill([examples], 7)], 1)
+    uniforms = tf.reshape(sampling_uniforms([examples, rows // examples], seeds), [-1])
+    ours = tf.function(lambda l, t, w, s, u: chunk_loss(l, t, w, s, 1.0, u), jit_compile=True)
+    theirs = tf.function(tensorflow_ops_chunk)
+    for dtype in ("float32", "bfloat16"):
+        logits = tf.cast(3.0 * tf.random.stateless_normal([rows, FLAGS.vocab_size], [3, 4]),
+                         dtype)
+        yield ({"op": "mlm_head", "tensor": "chunk_logits", "shape": [rows, FLAGS.vocab_size],
+                "dtype": dtype, "alternative": "SparseSoftmaxCrossEntropyWithLogits, argmax, "
+                                               "stateless_categorical"},
+               time_calls(ours, (logits, targets, weights, scale, uniforms)),
+               time_calls(theirs, (logits, targets, weights, scale, seeds)))
+
+
 def gelu_cases():
     import keras
     import tensorflow as tf
@@ -146,7 +198,7 @@ def gelu_cases():
 
 def main(argv):
     del argv
-    cases = (*dropout_cases(), *sampling_cases(), *gelu_cases())
+    cases = (*dropout_cases(), *sampling_cases(), *mlm_head_cases(), *gelu_cases())
     for case, (ours, ours_all), (other, other_all) in cases:
         print(json.dumps({"bench": "step_ops", **case, "keras_electra_ms": ours,
                           "alternative_ms": other, "speedup": round(other / ours, 3),

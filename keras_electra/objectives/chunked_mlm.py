@@ -13,10 +13,12 @@ samples are exactly those of `sample_from_logits` with per-example seeds.
 """
 
 import collections
+import functools
 
 import tensorflow as tf
 
-from keras_electra.objectives.sampling import sample_from_logits
+from keras_electra.objectives.sampling import (
+    inverse_cdf, sampling_uniforms, shifted_logits)
 
 MlmOutputs = collections.namedtuple("MlmOutputs", ["loss", "predictions", "samples"])
 
@@ -39,6 +41,65 @@ def tied_logits(features, word_table, bias, compute_dtype):
     kernel = tf.transpose(tf.cast(word_table, compute_dtype))
     logits = tf.matmul(features, kernel) + tf.cast(bias, compute_dtype)
     return tf.cast(logits, tf.float32)
+
+
+def chunk_loss(logits, targets, weights, scale, temperature=None, uniforms=None):
+    """The MLM loss of one chunk of logit rows and what its pass needs besides.
+
+    Args:
+        logits: `(rows, vocab)` logits, any float dtype (computed in float32).
+        targets: `(rows,)` int32 original ids.
+        weights: `(rows,)` float32 loss weights (0.0 for padding slots).
+        scale: `(rows,)` float32 the loss' gradient with respect to each row's
+            loss (`weights / normalizer`).
+        temperature, uniforms: with `(rows,)` float64 uniforms, also the
+            sample of `softmax(logits / temperature)` that `sample_from_logits`
+            draws from them.
+
+    Returns:
+        `(loss_sum, d_logits, d_bias, predictions, samples)`: `sum(weights *
+        row_losses)`; `scale * (softmax - one_hot)` in the logits' dtype, what
+        `SparseSoftmaxCrossEntropyWithLogits` hands back; its column sums in
+        float32; the int32 argmax; the int32 samples (the argmax without
+        `uniforms`).
+
+    Example:
+
+    >>> logits = tf.math.log([[2.0, 1.0, 1.0]])  # softmax 1/2, 1/4, 1/4
+    >>> loss, d_logits, _, ids, _ = chunk_loss(logits, [0], [1.0], [1.0])
+    >>> round(float(loss), 4), d_logits.numpy().tolist(), ids.numpy().tolist()  # -log(1/2)
+    (0.6931, [[-0.5, 0.25, 0.25]], [0])
+    """
+    logits = tf.convert_to_tensor(logits)
+    shifted = shifted_logits(logits)
+    exps = tf.exp(shifted)  # sample_from_logits' weights at temperature 1
+    sums = tf.reduce_sum(exps, -1)
+    # log(sum(exp(l - max))) - (l_t - max), as the loss op computes it.
+    row_losses = tf.math.log(sums) - tf.gather(shifted, targets, batch_dims=1)
+    scale = tf.cast(scale, tf.float32)[:, None]
+    d_logits = tf.cast((exps / sums[:, None] - tf.one_hot(targets, tf.shape(exps)[-1])) * scale,
+                       logits.dtype)
+    d_bias = tf.reduce_sum(tf.cast(d_logits, tf.float32), 0)
+    predictions = tf.argmax(logits, -1, output_type=tf.int32)
+    if uniforms is None:
+        samples = predictions
+    else:
+        samples = inverse_cdf(exps if temperature == 1.0 else tf.exp(shifted / temperature),
+                              uniforms)
+    return (tf.reduce_sum(row_losses * tf.cast(weights, tf.float32)), d_logits, d_bias,
+            predictions, samples)
+
+
+@functools.lru_cache(maxsize=None)
+def _chunk_kernel(temperature):
+    # One XLA computation per chunk after the projection: the float32
+    # logits, their exponentials and the one-hot never reach memory, and
+    # SparseSoftmaxCrossEntropyWithLogits, the categorical draw and the argmax
+    # each stop reading the logits again (about half the head's time).
+    def mlm_chunk(projected, bias, targets, weights, scale, uniforms):
+        return chunk_loss(projected + bias, targets, weights, scale, temperature,
+                          None if temperature is None else uniforms)
+    return tf.function(mlm_chunk, jit_compile=True, reduce_retracing=True)
 
 
 def examples_per_chunk(batch_size, slots, rows_per_chunk=ROWS_PER_CHUNK):
@@ -102,37 +163,36 @@ def chunked_mlm_loss(features, word_table, bias, targets, weights, normalizer=No
     @tf.custom_gradient
     def loss_and_ids(features, word_table, bias):
         parts = (chunks(features), chunks(targets), chunks(weights),
-                 chunks(seeds) if sample else chunks(targets))
+                 chunks(sampling_uniforms(tf.shape(targets), seeds)) if sample
+                 else chunks(weights))
         count = tf.shape(parts[0])[0]
+        # Cast once, not once per chunk (the cast of a 30522-row table is a
+        # pass over it; in float32 it is a no-op).
+        table = tf.cast(word_table, compute_dtype)
+        kernel = _chunk_kernel(float(temperature) if sample else None)
 
         def body(i, total, table_grad, bias_grad, feature_grads, predictions, samples):
-            chunk, chunk_targets, chunk_weights, chunk_seeds = (part[i] for part in parts)
+            chunk, chunk_targets, chunk_weights, chunk_uniforms = (part[i] for part in parts)
             rows = tf.reshape(tf.cast(chunk, compute_dtype), [-1, tf.shape(chunk)[-1]])
-            logits = tied_logits(rows, word_table, bias, compute_dtype)
-            # The loss op's second output is its gradient, softmax - one_hot, as
-            # autodiff uses it; the rest is the projection's backward pass, with
-            # the casts' gradients (cast back) that autodiff would insert.
-            row_losses, backprop = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
-                features=logits, labels=tf.reshape(chunk_targets, [-1]))
             row_weights = tf.reshape(chunk_weights, [-1])
-            chunk_sum = tf.reduce_sum(row_losses * row_weights)
-            d_logits = tf.cast(backprop * (row_weights / denominator)[:, None], compute_dtype)
-            d_chunk = tf.reshape(tf.matmul(d_logits, tf.cast(word_table, compute_dtype)),
-                                 tf.shape(chunk))
+            chunk_sum, d_logits, d_bias, chunk_predictions, chunk_samples = kernel(
+                tf.matmul(rows, table, transpose_b=True), tf.cast(bias, compute_dtype),
+                tf.reshape(chunk_targets, [-1]), row_weights, row_weights / denominator,
+                tf.reshape(chunk_uniforms, [-1]))
+            # The projection's backward pass, with the casts' gradients (cast
+            # back) that autodiff would insert.
+            d_chunk = tf.reshape(tf.matmul(d_logits, table), tf.shape(chunk))
             d_table = tf.cast(tf.matmul(d_logits, rows, transpose_a=True), tf.float32)
-            d_bias = tf.cast(tf.reduce_sum(d_logits, 0), tf.float32)
-            logits = tf.reshape(logits, tf.concat([tf.shape(chunk)[:-1], [-1]], 0))
-            predictions = predictions.write(i, tf.argmax(logits, -1, output_type=tf.int32))
+            slots_shape = tf.shape(chunk)[:-1]
+            predictions = predictions.write(i, tf.reshape(chunk_predictions, slots_shape))
             if sample:
-                samples = samples.write(i, sample_from_logits(logits, temperature, chunk_seeds))
+                samples = samples.write(i, tf.reshape(chunk_samples, slots_shape))
             return (i + 1, total + chunk_sum, table_grad + d_table, bias_grad + d_bias,
                     feature_grads.write(i, tf.cast(d_chunk, features.dtype)), predictions, samples)
 
         def arrays(dtype):
             return tf.TensorArray(dtype, size=count, infer_shape=True)
 
-        word_table = tf.convert_to_tensor(word_table)
-        bias = tf.convert_to_tensor(bias)
         # One chunk at a time: chunks are independent, and run side by side
         # they would hold all their logits at once again.
         _, total, table_grad, bias_grad, feature_grads, predictions, samples = tf.while_loop(

@@ -12,9 +12,9 @@ _POSITION_WEIGHT = 7919
 _SEED_WEIGHT = 1_000_003
 
 
-def stateless_uniform(shape, seed):
-    """`tf.random.stateless_uniform(shape, seed)`; with `(batch, 2)` seeds, row `b`
-    of the result (shape `shape[1:]`) is drawn from `seed[b]`.
+def stateless_uniform(shape, seed, dtype=tf.float32):
+    """`tf.random.stateless_uniform(shape, seed, dtype=dtype)`; with `(batch, 2)`
+    seeds, row `b` of the result (shape `shape[1:]`) is drawn from `seed[b]`.
 
     >>> a = stateless_uniform([2, 3], tf.constant([[1, 2], [3, 4]]))
     >>> b = stateless_uniform([1, 3], tf.constant([[3, 4]]))
@@ -23,10 +23,10 @@ def stateless_uniform(shape, seed):
     """
     seed = tf.convert_to_tensor(seed)
     if seed.shape.rank == 1:
-        return tf.random.stateless_uniform(shape, seed)
+        return tf.random.stateless_uniform(shape, seed, dtype=dtype)
     row_shape = shape[1:]
-    return tf.map_fn(lambda s: tf.random.stateless_uniform(row_shape, s), seed,
-                     fn_output_signature=tf.float32)
+    return tf.map_fn(lambda s: tf.random.stateless_uniform(row_shape, s, dtype=dtype), seed,
+                     fn_output_signature=dtype)
 
 
 def example_seeds(input_ids, seed, step, offset):

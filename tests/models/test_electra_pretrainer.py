@@ -124,8 +124,11 @@ class ElectraPretrainerTest(TestCase):
                 logs = train(batch)
             finally:
                 chunked_mlm.ROWS_PER_CHUNK = old
+            # The logits the loss reads: the whole head's loss op, or the
+            # chunked head's XLA computation per chunk (`mlm_chunk`).
             shapes = [op.inputs[0].shape.as_list() for op in _all_ops(graph)
-                      if op.type == "SparseSoftmaxCrossEntropyWithLogits"]
+                      if op.type == "SparseSoftmaxCrossEntropyWithLogits"
+                      or "mlm_chunk" in _called_function(op)]
             return logs, [w.numpy() for w in pretrainer.trainable_weights], shapes
 
         # objective: MLM heads it trains (electra: the generator's; replace_mlm: both)
@@ -284,6 +287,14 @@ def _all_ops(graph):
             except (ValueError, AttributeError):
                 continue
             yield from _all_ops(graph._get_function(name).graph)
+
+
+def _called_function(op):
+    """The name of the function `op` calls ("" if none)."""
+    try:
+        return op.get_attr("f").name
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _log_softmax(logits):

@@ -1,7 +1,8 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_electra.objectives.sampling import replace_tokens, sample_from_logits
+from keras_electra.objectives.sampling import (
+    inverse_cdf, replace_tokens, sample_from_logits, sampling_uniforms)
 
 
 def _frequencies(logits, temperature, n=20_000):
@@ -73,6 +74,37 @@ def test_float32_and_same_seed():
     # Half-precision logits are upcast, and the rounding moves few draws.
     assert np.mean(a.numpy() == b.numpy()) > 0.95
     np.testing.assert_array_equal(a, sample_from_logits(logits, 1.0, [9, 9]))
+
+
+def test_inverse_cdf_is_the_float64_search_of_the_whole_row():
+    rng = np.random.default_rng(3)
+    weights = rng.exponential(size=(64, 300)) * (rng.random((64, 300)) < 0.7)  # 30% zeros
+    weights[5] = 0.0
+    weights[5, 299] = 2.0  # all mass on the last entry, in the padded last block
+    uniforms = rng.random(64)
+    uniforms[:3] = 0.0  # the first entry of weight
+    want = [np.searchsorted(np.cumsum(w), u * w.sum(), side="right")
+            for w, u in zip(weights, uniforms)]
+    for block in (128, 7, 300, 1000):  # (300 = 2 * 128 + 44: a padded last block)
+        got = inverse_cdf(tf.constant(weights, tf.float32), tf.constant(uniforms), block)
+        np.testing.assert_array_equal(got, want)
+    assert got[5] == 299 and all(weights[np.arange(64), got] > 0)
+
+
+def test_inverse_cdf_draws_no_entry_of_weight_zero():
+    weights = tf.constant([[0.0, 1.0, 0.0, 0.0, 1.0, 0.0]] * 4000)
+    uniforms = sampling_uniforms([4000], [1, 2])
+    counts = np.bincount(inverse_cdf(weights, uniforms, block=2), minlength=6)
+    assert counts[[0, 2, 3, 5]].sum() == 0 and abs(counts[1] - 2000) < 4 * np.sqrt(1000)
+
+
+def test_sampling_uniforms_are_float64_and_per_example():
+    seeds = tf.constant([[1, 2**40], [3, 4]], tf.int64)
+    both = sampling_uniforms([2, 5], seeds).numpy()
+    assert both.dtype == np.float64 and np.all((both >= 0) & (both < 1))
+    np.testing.assert_array_equal(both[1], sampling_uniforms([1, 5], seeds[1:]).numpy()[0])
+    # int64 seeds are folded modulo 2**31 - 1.
+    np.testing.assert_array_equal(both[0], sampling_uniforms([1, 5], [[1, 2**40 % (2**31 - 1)]])[0])
 
 
 def test_replace_tokens_labels_sample_equal_to_original_is_original():
