@@ -18,7 +18,7 @@ import functools
 import tensorflow as tf
 
 from keras_electra.objectives.sampling import (
-    inverse_cdf, sampling_uniforms, shifted_logits)
+    block_sums, inverse_cdf, sampling_uniforms, search_blocks, shifted_logits)
 
 MlmOutputs = collections.namedtuple("MlmOutputs", ["loss", "predictions", "samples"])
 
@@ -73,19 +73,23 @@ def chunk_loss(logits, targets, weights, scale, temperature=None, uniforms=None)
     logits = tf.convert_to_tensor(logits)
     shifted = shifted_logits(logits)
     exps = tf.exp(shifted)  # sample_from_logits' weights at temperature 1
-    sums = tf.reduce_sum(exps, -1)
+    # The sampler's float64 block sums give the softmax' denominator too: one
+    # pass over the row fewer.
+    sums_of_blocks = block_sums(exps)
+    sums = tf.reduce_sum(sums_of_blocks, -1)
     # log(sum(exp(l - max))) - (l_t - max), as the loss op computes it.
-    row_losses = tf.math.log(sums) - tf.gather(shifted, targets, batch_dims=1)
+    row_losses = tf.cast(tf.math.log(sums), tf.float32) - tf.gather(shifted, targets, batch_dims=1)
     scale = tf.cast(scale, tf.float32)[:, None]
-    d_logits = tf.cast((exps / sums[:, None] - tf.one_hot(targets, tf.shape(exps)[-1])) * scale,
-                       logits.dtype)
+    softmax = exps * tf.cast(1.0 / sums, tf.float32)[:, None]
+    d_logits = tf.cast((softmax - tf.one_hot(targets, tf.shape(exps)[-1])) * scale, logits.dtype)
     d_bias = tf.reduce_sum(tf.cast(d_logits, tf.float32), 0)
-    predictions = tf.argmax(logits, -1, output_type=tf.int32)
+    predictions = tf.argmax(shifted, -1, output_type=tf.int32)
     if uniforms is None:
         samples = predictions
+    elif temperature == 1.0:
+        samples = search_blocks(exps, sums_of_blocks, uniforms)
     else:
-        samples = inverse_cdf(exps if temperature == 1.0 else tf.exp(shifted / temperature),
-                              uniforms)
+        samples = inverse_cdf(tf.exp(shifted / temperature), uniforms)
     return (tf.reduce_sum(row_losses * tf.cast(weights, tf.float32)), d_logits, d_bias,
             predictions, samples)
 
