@@ -21,8 +21,9 @@ numbers are only as good as the quiet they were taken in):
    both sides (`ElectraConfig.remat`; transformers'
    `gradient_checkpointing_enable`), PyTorch eager.
 3. `step_ops`: the step's ops that keras_electra does its own way (dropout
-   masks, the generator's sampling, GELU) vs Keras' own dropout and GELU and
-   the original code's Gumbel-max sampler, per op.
+   masks, the generator's sampling, the MLM head's loss, GELU) vs Keras' own
+   dropout and GELU, TensorFlow's loss and sampling ops and the original
+   code's Gumbel-max sampler, per op.
 4. `input_pipeline`: TFRecord pipeline examples/s vs what the step consumes.
 5. `build_pretraining_data`: the TFRecord builder's MB/s and tokenizer
    speed vs Hugging Face `tokenizers`, on `DATA_ROOT/gutenberg` with a

@@ -4,8 +4,9 @@ A masked-LM head ends in `logits = features @ word_table^T + bias`: on
 ELECTRA-Small at batch 32 that is a `(32, 19, 30522)` float32 tensor (74 MB)
 per use, and the loss keeps its softmax (another 74 MB) alive until the
 backward pass reaches the head, after the discriminator. `chunked_mlm_loss`
-runs the projection, the loss and its gradient, the argmax and the generator's
-sample one chunk of examples at a time and keeps only the gradients
+runs the projection, then the loss and its gradient, the argmax and the
+generator's sample (`chunk_loss`, one XLA computation) one chunk of examples
+at a time and keeps only the gradients
 with respect to the features, the table and the bias, which the backward pass
 scales by the loss' upstream gradient (the loss is linear in its chunks' sums).
 The numbers are those of the unchunked head up to float summation order; the
@@ -97,9 +98,9 @@ def chunk_loss(logits, targets, weights, scale, temperature=None, uniforms=None)
 @functools.lru_cache(maxsize=None)
 def _chunk_kernel(temperature):
     # One XLA computation per chunk after the projection: the float32
-    # logits, their exponentials and the one-hot never reach memory, and
+    # logits, their exponentials and the one-hot never reach memory, where
     # SparseSoftmaxCrossEntropyWithLogits, the categorical draw and the argmax
-    # each stop reading the logits again (about half the head's time).
+    # each read the logits again (`bench/step_ops.py`'s mlm_head line).
     def mlm_chunk(projected, bias, targets, weights, scale, uniforms):
         return chunk_loss(projected + bias, targets, weights, scale, temperature,
                           None if temperature is None else uniforms)

@@ -23,7 +23,7 @@ def sample_from_logits(logits, temperature, seed):
     Gumbel-max sample `argmax(logits + -log(-log(u + 1e-9) + 1e-9))`, which
     draws one uniform and takes two logarithms per vocabulary entry; the
     distribution is the same (up to the 1e-9s and float32 rounding) and this
-    costs a fifth as much (`bench/step_ops.py`'s sampling line).
+    costs a third as much (`bench/step_ops.py`'s sampling line).
 
     Args:
         logits: `(..., vocab)` generator logits.
