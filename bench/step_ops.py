@@ -11,8 +11,7 @@ up to 16% of a step; its GELUs are a dozen element-wise passes each. This
 measures, forward and backward under `tf.function`:
 
 * `dropout`: `keras_electra.layers.fast_dropout` (two 16-bit keep decisions
-  per Philox word, the words, mask and product compiled by XLA) against
-  Keras' own TensorFlow dropout
+  per random word) against Keras' own TensorFlow dropout
   (`tf.nn.experimental.stateless_dropout`, one float uniform per value), on
   ELECTRA-Small's attention probabilities `(32, 4, 128, 128)` and hidden
   states `(32, 128, 256)`, float32 and bfloat16.

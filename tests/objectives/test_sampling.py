@@ -104,7 +104,8 @@ def test_sampling_uniforms_are_float64_and_per_example():
     assert both.dtype == np.float64 and np.all((both >= 0) & (both < 1))
     np.testing.assert_array_equal(both[1], sampling_uniforms([1, 5], seeds[1:]).numpy()[0])
     # int64 seeds are folded modulo 2**31 - 1.
-    np.testing.assert_array_equal(both[0], sampling_uniforms([1, 5], [[1, 2**40 % (2**31 - 1)]])[0])
+    folded = [[1, 2**40 % (2**31 - 1)]]
+    np.testing.assert_array_equal(both[0], sampling_uniforms([1, 5], folded)[0])
 
 
 def test_replace_tokens_labels_sample_equal_to_original_is_original():
