@@ -168,6 +168,7 @@ def chunked_mlm_loss(features, word_table, bias, targets, weights, normalizer=No
 
     @tf.custom_gradient
     def loss_and_ids(features, word_table, bias):
+        # (Without seeds the kernel ignores its uniforms: the weights stand in.)
         parts = (chunks(features), chunks(targets), chunks(weights),
                  chunks(sampling_uniforms(tf.shape(targets), seeds)) if sample
                  else chunks(weights))
