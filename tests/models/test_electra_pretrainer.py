@@ -282,17 +282,15 @@ def _all_ops(graph):
     for op in graph.get_operations():
         yield op
         for attr in ("body", "then_branch", "else_branch", "f"):
-            try:
-                name = op.get_attr(attr).name
-            except (ValueError, AttributeError):
-                continue
-            yield from _all_ops(graph._get_function(name).graph)
+            name = _called_function(op, attr)
+            if name:
+                yield from _all_ops(graph._get_function(name).graph)
 
 
-def _called_function(op):
-    """The name of the function `op` calls ("" if none)."""
+def _called_function(op, attr="f"):
+    """The name of the function in `op`'s attribute `attr` ("" if none)."""
     try:
-        return op.get_attr("f").name
+        return op.get_attr(attr).name
     except (ValueError, AttributeError):
         return ""
 
