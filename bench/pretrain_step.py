@@ -39,7 +39,9 @@ in one `fit`, timed between step boundaries by a callback, as a training run
 calls `fit` once (each `fit` call's first step carries seconds of set-up). With `--isolate` (the default) each
 side runs in a fresh process of its own, so the peak resident memory of that
 process (`wait4`'s `ru_maxrss`: model, optimizer state, activations,
-framework runtime) belongs to that side alone. `--remat` runs both sides with
+framework runtime) belongs to that side alone; the keras side fits with
+`ReleaseFreedMemory`, as `run_pretraining` does (`--norelease_freed_memory`
+to leave it out). `--remat` runs both sides with
 gradient checkpointing of every encoder block (`ElectraConfig.remat`;
 `gradient_checkpointing_enable()` in transformers).
 
@@ -87,6 +89,8 @@ flags.DEFINE_float("peak_gflops_float32", None, "Measured float32 matmul peak (G
 flags.DEFINE_float("peak_gflops_bfloat16", None, "Measured bfloat16 matmul peak (GFLOP/s).")
 flags.DEFINE_bool("mfu", True, "Report MFU (measures the matmul peak when not given).")
 flags.DEFINE_integer("num_threads", None, "Intra-op threads of both sides (default: cores).")
+flags.DEFINE_bool("release_freed_memory", True, "keras side: fit with ReleaseFreedMemory, as "
+                  "run_pretraining does (--norelease_freed_memory: without).")
 flags.DEFINE_bool("remat", False, "Recompute encoder blocks in the backward pass on both sides "
                   "(ElectraConfig.remat; transformers' gradient_checkpointing_enable).")
 FLAGS = flags.FLAGS
@@ -126,6 +130,7 @@ def time_keras(config, batch, dtype):
 
     from keras_electra.builders import build_pretrainer
     from keras_electra.training.optimizer import create_optimizer
+    from keras_electra.training.release_freed_memory import ReleaseFreedMemory
 
     config = config.with_overrides({"mixed_precision": dtype})
     keras.utils.set_random_seed(0)
@@ -151,11 +156,15 @@ def time_keras(config, batch, dtype):
     # long run pays. The warmup steps absorb it, with tracing.
     marks = {}
     total = FLAGS.warmup + FLAGS.repeats * FLAGS.steps
-    pretrainer.fit(data, steps_per_epoch=total, epochs=1, verbose=0, callbacks=[StepClock()])
+    # As `run_pretraining` trains: the tracing's freed heap goes back to the
+    # system (ReleaseFreedMemory), which lowers the peak RSS, not the step time.
+    callbacks = [StepClock()] + ([ReleaseFreedMemory()] if FLAGS.release_freed_memory else [])
+    pretrainer.fit(data, steps_per_epoch=total, epochs=1, verbose=0, callbacks=callbacks)
     bounds = [FLAGS.warmup + i * FLAGS.steps for i in range(FLAGS.repeats + 1)]
     timings = [(marks[b] - marks[a]) / FLAGS.steps for a, b in zip(bounds, bounds[1:])]
     return timings, {"jit_compile": bool(pretrainer.jit_compile),
                      "steps_per_execution": FLAGS.steps_per_execution,
+                     "release_freed_memory": FLAGS.release_freed_memory,
                      "tf_version": tf.__version__, "keras_version": keras.__version__}
 
 
@@ -224,6 +233,8 @@ def measure_side_isolated(side, config_path, dtype, compile_loss=False):
             command.append(f"--{name}={value}")
     command.append("--torch_fused_adamw" if FLAGS.torch_fused_adamw else "--notorch_fused_adamw")
     command.append("--remat" if FLAGS.remat else "--noremat")
+    command.append("--release_freed_memory" if FLAGS.release_freed_memory
+                   else "--norelease_freed_memory")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env, text=True)

@@ -31,6 +31,7 @@ from keras_electra.training.checkpoints import (
     CHECKPOINT_DIR, CONFIG_NAME, VOCAB_NAME, WEIGHTS_NAME, save_weights, write_json)
 from keras_electra.training.optimizer import create_optimizer
 from keras_electra.training.periodic_checkpoint import PeriodicCheckpoint
+from keras_electra.training.release_freed_memory import ReleaseFreedMemory
 from keras_electra.training.stop_at_step import StopAtStep
 from keras_electra.training.strategies import (
     checkpointable_pipelines, distribute_dataset, is_chief)
@@ -315,7 +316,7 @@ def run_pretraining(
                 # The guard first: a non-finite step raises before anything is saved.
                 callbacks=[NonFiniteLossGuard(), StopAtStep(num_train_steps),
                            PeriodicCheckpoint(checkpoint, save_checkpoints_steps),
-                           summaries, *callbacks],
+                           summaries, ReleaseFreedMemory(), *callbacks],
             )
     checkpoint.cleanup()
     if chief:
