@@ -1,3 +1,3 @@
 from keras_electra.training.optimizer import create_optimizer
-from keras_electra.training.schedules import WarmupLinearDecay
 from keras_electra.training.release_freed_memory import ReleaseFreedMemory
+from keras_electra.training.schedules import WarmupLinearDecay
