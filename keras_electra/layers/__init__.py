@@ -1,10 +1,14 @@
 """Layers keras-hub does not provide (its `TransformerEncoder`,
 `ReversibleEmbedding`, `PositionEmbedding` and `MaskedLMHead` are used as is;
 `rematerialize` gives its encoder block gradient checkpointing,
-`use_fast_dropout` its dropout layers a faster form, unbiased in bfloat16)."""
+`use_fast_dropout` its dropout layers a faster form, unbiased in bfloat16,
+`use_fused_layer_norm` its LayerNorms and `use_lean_attention` its
+attention lighter training-step forms)."""
 
 from keras_electra.layers.discriminator_head import DiscriminatorHead
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.fast_dropout import fast_dropout, use_fast_dropout
+from keras_electra.layers.fused_layer_norm import fused_layer_norm, use_fused_layer_norm
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
+from keras_electra.layers.lean_attention import lean_attention, use_lean_attention
 from keras_electra.layers.rematerialize import rematerialize

@@ -56,20 +56,50 @@ def fast_dropout(inputs, rate, seed):
     import tensorflow as tf
 
     inputs = tf.convert_to_tensor(inputs)
-    threshold = keep_threshold(rate)
-    if threshold >= LEVELS:  # nothing is kept
+    if keep_threshold(rate) >= LEVELS:  # nothing is kept
         return tf.zeros_like(inputs)
-    size = tf.size(inputs)
+    # As TensorFlow's own dropout, the result is a `where` on the boolean
+    # mask, so the backward pass keeps one byte per value.
+    return apply_keep_mask(inputs, keep_mask(tf.shape(inputs), rate, seed), rate)
+
+
+def keep_mask(shape, rate, seed):
+    """`fast_dropout`'s boolean keep mask for a tensor of `shape` (True: kept).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> seed = tf.constant([1, 2])
+    >>> kept = fast_dropout(tf.ones([2, 3]), 0.5, seed) > 0
+    >>> bool(tf.reduce_all(kept == keep_mask([2, 3], 0.5, seed)))
+    True
+    """
+    import tensorflow as tf
+
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    size = tf.reduce_prod(shape)
     words = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None,
                                         dtype=tf.uint32)
     draws = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-    keep = tf.reshape(draws >= threshold, tf.shape(inputs))
-    # A 16-bit input is scaled in float32 and rounded once; float32 and
-    # float64 in their own dtype. As TensorFlow's own dropout, the result is
-    # a `where` on the boolean mask, so the backward pass keeps one byte per
-    # value.
+    return tf.reshape(draws >= keep_threshold(rate), shape)
+
+
+def apply_keep_mask(inputs, keep, rate):
+    """`inputs` where `keep`, scaled by `2**16 / (2**16 - keep_threshold(rate))`; else 0.
+
+    A 16-bit input is scaled in float32 and rounded once; float32 and
+    float64 in their own dtype.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> apply_keep_mask(tf.ones([3]), tf.constant([True, False, True]), 0.5).numpy().tolist()
+    [2.0, 0.0, 2.0]
+    """
+    import tensorflow as tf
+
     dtype = tf.float32 if inputs.dtype in (tf.bfloat16, tf.float16) else inputs.dtype
-    scale = tf.constant(LEVELS / (LEVELS - threshold), dtype)
+    scale = tf.constant(LEVELS / (LEVELS - keep_threshold(rate)), dtype)
     scaled = tf.cast(tf.cast(inputs, dtype) * scale, inputs.dtype)
     return tf.where(keep, scaled, tf.zeros((), inputs.dtype))
 

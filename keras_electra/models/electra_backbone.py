@@ -6,7 +6,10 @@ import keras_hub
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.fast_dropout import use_fast_dropout
+from keras_electra.layers.fused_layer_norm import use_fused_layer_norm
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
+from keras_electra.layers.lean_attention import use_lean_attention
+from keras_electra.layers.recomputed_activation import use_recomputed_activation
 from keras_electra.layers.rematerialize import rematerialize
 
 
@@ -25,7 +28,11 @@ class ElectraBackbone(keras.Model):
     the exact (erf) GELU of the original ELECTRA and of Hugging Face, and
     there is no randomly initialised pooler. Every dropout, the embeddings'
     included, is `keras_electra.layers.fast_dropout`: half the random bits
-    of Keras' own, and unbiased in bfloat16, where Keras' is not.
+    of Keras' own, and unbiased in bfloat16, where Keras' is not. In a
+    training step every LayerNorm is `keras_electra.layers.fused_layer_norm`
+    (one XLA loop each way, only its input kept for backprop) and the
+    attention `keras_electra.layers.lean_attention` (the probabilities kept
+    once for backprop, not twice).
 
     Args:
         embeddings: an `ElectraEmbeddings` layer (shared or not), or the
@@ -114,8 +121,11 @@ class ElectraBackbone(keras.Model):
             **kwargs,
         )
         # After the functional call above: keras-hub's blocks create their
-        # dropout layers when they are built.
+        # dropout, attention and LayerNorm layers when they are built.
         use_fast_dropout(self)
+        use_lean_attention(self)
+        use_fused_layer_norm(self)
+        use_recomputed_activation(self)
 
         self.embeddings = embeddings
         self.embeddings_projection = projection

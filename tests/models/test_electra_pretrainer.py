@@ -68,10 +68,15 @@ class ElectraPretrainerTest(TestCase):
             return [op for op in graph.get_operations()
                     if op.node_def.attr["_XlaMustCompile"].b]
 
-        gelus = pretrainer.generator.num_layers + pretrainer.discriminator.num_layers + 2
-        # A forward and a backward call per GELU: the encoder blocks' and the
-        # generator and discriminator heads' dense layers.
-        self.assertEqual(len(xla_calls(pretrainer.train_step)), 2 * gelus)
+        blocks = pretrainer.generator.num_layers + pretrainer.discriminator.num_layers
+        # A forward and a backward call per GELU (the encoder blocks' and the
+        # generator and discriminator heads'), and a recomputation per
+        # encoder block (`use_recomputed_activation`).
+        gelu_calls = 2 * (blocks + 2) + blocks
+        # A forward and a backward call per LayerNorm: two per encoder block,
+        # and the shared embeddings' in each tower (`use_fused_layer_norm`).
+        layer_norm_calls = 2 * (2 * blocks + 2)
+        self.assertEqual(len(xla_calls(pretrainer.train_step)), gelu_calls + layer_norm_calls)
         self.assertEqual(xla_calls(pretrainer.discriminator_logits), [])
         self.assertEqual(xla_calls(pretrainer.generator_logits), [])
 

@@ -1,0 +1,124 @@
+import importlib
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from keras_electra.builders import build_pretrainer
+from keras_electra.layers import use_fast_dropout, use_lean_attention
+from keras_electra.layers.activations import compiled_activations
+from tests.test_case import TestCase, tiny_config
+
+# The module (the package's `lean_attention` is the function).
+lean_module = importlib.import_module("keras_electra.layers.lean_attention")
+
+
+def _seed_generators(layer):
+    return [sub.seed_generator for sub in layer._flatten_layers()
+            if isinstance(sub, keras.layers.Dropout)]
+
+
+def _block(dtype=None, seed=0):
+    keras.utils.set_random_seed(seed)
+    block = keras_hub.layers.TransformerEncoder(64, num_heads=4, dropout=0.25, dtype=dtype)
+    block.build((3, 10, 32))
+    return use_fast_dropout(block)
+
+
+def _inputs(seed=0):
+    x = tf.random.stateless_normal([3, 10, 32], [seed, 1])
+    upstream = tf.random.stateless_normal([3, 10, 32], [seed, 2])
+    # Example 1 has 4 padding tokens; example 2 is all padding (every key
+    # masked: the softmax is uniform and its `where` zeroes the gradient).
+    padding = tf.constant([[1] * 10, [1] * 6 + [0] * 4, [0] * 10], tf.int32)
+    return x, upstream, padding
+
+
+def _step(block, x, upstream, padding, training=True, compiled=True):
+    """The block's output and the gradients of sum(output * upstream), from
+    the seed-generator states the block had before the call (restored)."""
+    generators = _seed_generators(block)
+    states = [g.state.numpy() for g in generators]
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = block(x, padding_mask=padding, training=training)
+            total = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+        return [y] + tape.gradient(total, [x] + block.trainable_variables)
+
+    if compiled:
+        with compiled_activations():
+            values = [tf.cast(v, tf.float32).numpy() for v in step()]
+    else:
+        values = [tf.cast(v, tf.float32).numpy() for v in step()]
+    for generator, state in zip(generators, states):
+        generator.state.assign(state)
+    return values
+
+
+class LeanAttentionTest(TestCase):
+    def _assert_same_step(self, block, rtol, atol, **kwargs):
+        x, upstream, padding = _inputs()
+        attention = block._self_attention_layer
+        plain = _step(block, x, upstream, padding, **kwargs)
+        calls = []
+        real = lean_module.lean_attention
+
+        def counting(*args, **kw):
+            calls.append(1)
+            return real(*args, **kw)
+
+        lean_module.lean_attention = counting
+        try:
+            self.assertIs(use_lean_attention(block), block)
+            self.assertTrue(attention.lean_attention)
+            lean = _step(block, x, upstream, padding, **kwargs)
+        finally:
+            lean_module.lean_attention = real
+            del attention._compute_attention  # the class's own, for the next test
+            attention.lean_attention = False
+        names = ["output", "d_input"] + [v.path for v in block.trainable_variables]
+        for name, p, q in zip(names, plain, lean):
+            np.testing.assert_allclose(q, p, rtol=rtol, atol=atol * np.abs(p).max(),
+                                       err_msg=name)
+        return calls, plain
+
+    def test_training_step_float32_values_and_gradients_are_the_plain_attentions(self):
+        calls, plain = self._assert_same_step(_block(), rtol=1e-5, atol=1e-6)
+        self.assertEqual(len(calls), 1)
+        # Dropout acted (the output is not the inference output) and the
+        # all-padding example's input gradient is finite.
+        x, upstream, padding = _inputs()
+        block = _block()
+        inference = _step(block, x, upstream, padding, training=False)
+        self.assertGreater(np.abs(plain[0] - inference[0]).max(), 0.1)
+        self.assertTrue(np.isfinite(plain[1]).all())
+
+    def test_training_step_bfloat16_values_and_gradients_are_the_plain_attentions(self):
+        calls, _ = self._assert_same_step(_block("mixed_bfloat16"), rtol=2e-2, atol=2e-2)
+        self.assertEqual(len(calls), 1)
+
+    def test_inference_and_steps_outside_the_compiled_context_keep_keras_attention(self):
+        for kwargs in ({"training": False}, {"compiled": False}):
+            calls, _ = self._assert_same_step(_block(), rtol=0, atol=0, **kwargs)
+            self.assertEqual(calls, [], msg=str(kwargs))
+
+    def test_attention_scores_requests_keep_keras_attention(self):
+        block = use_lean_attention(_block())
+        x, _, padding = _inputs()
+        with compiled_activations():
+            y, scores = block(x, padding_mask=padding, training=True,
+                              return_attention_scores=True)
+        self.assertEqual(tuple(scores.shape), (3, 4, 10, 10))
+        np.testing.assert_allclose(scores.numpy()[:2].sum(-1), 1.0, rtol=1e-5)
+
+    def test_pretrainer_attention_is_lean_in_both_towers(self):
+        pretrainer = build_pretrainer(tiny_config())
+        attentions = [layer for layer in pretrainer._flatten_layers()
+                      if isinstance(layer, keras.layers.MultiHeadAttention)]
+        config = tiny_config()
+        self.assertEqual(len(attentions), config.num_layers + config.generator_depth)
+        self.assertTrue(all(a.lean_attention for a in attentions))
