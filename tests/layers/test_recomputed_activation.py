@@ -1,0 +1,112 @@
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from keras_electra.layers.activations import (compiled_activations, compiled_forward_backward,
+                                              gelu, gelu_approximate)
+from keras_electra.layers.recomputed_activation import (activation_matmul,
+                                                        use_recomputed_activation)
+from tests.test_case import TestCase
+
+
+def _autodiff(h, kernel, upstream, activation):
+    with tf.GradientTape() as tape:
+        tape.watch([h, kernel])
+        y = tf.matmul(tf.reshape(activation(h), [-1, h.shape[-1]]), kernel)
+        total = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+    return [y] + tape.gradient(total, [h, kernel])
+
+
+def _recomputed(h, kernel, upstream, activation):
+    forward, backward = compiled_forward_backward(activation)
+    with tf.GradientTape() as tape:
+        tape.watch([h, kernel])
+        y = tf.reshape(activation_matmul(h, kernel, forward, backward), [-1, kernel.shape[-1]])
+        total = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+    return [y] + tape.gradient(total, [h, kernel])
+
+
+class ActivationMatmulTest(TestCase):
+    def test_values_and_gradients_are_autodiffs_of_activation_then_matmul(self):
+        h = tf.random.stateless_normal([3, 7, 24], [0, 1]) * 2.0
+        kernel = tf.random.stateless_normal([24, 5], [0, 2])
+        upstream = tf.random.stateless_normal([21, 5], [0, 3])
+        for activation in (gelu, gelu_approximate):
+            got = _recomputed(h, kernel, upstream, activation)
+            want = _autodiff(h, kernel, upstream, activation)
+            for name, g, w in zip(("y", "dh", "dkernel"), got, want):
+                self.assertEqual(g.shape, w.shape)
+                np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max(),
+                                           err_msg=f"{activation.__name__} {name}")
+
+    def test_bfloat16_is_the_activation_rounded_once_then_a_bfloat16_matmul(self):
+        h = tf.cast(tf.random.stateless_normal([4, 16], [1, 1]) * 2.0, tf.bfloat16)
+        kernel = tf.cast(tf.random.stateless_normal([16, 3], [1, 2]), tf.bfloat16)
+        upstream = tf.cast(tf.cast(tf.random.stateless_normal([4, 3], [1, 3]), tf.bfloat16),
+                           tf.float32)
+        got = _recomputed(h, kernel, upstream, gelu)
+        want = _autodiff(h, kernel, upstream, gelu)
+        for name, g, w in zip(("y", "dh", "dkernel"), got, want):
+            self.assertEqual(g.dtype, tf.bfloat16, name)
+            self.assertAllEqual(g, w)
+
+
+def _block(dtype=None):
+    keras.utils.set_random_seed(0)
+    block = keras_hub.layers.TransformerEncoder(48, num_heads=2, dropout=0.0, activation=gelu,
+                                                dtype=dtype)
+    block.build((2, 6, 16))
+    return block
+
+
+def _step(block, x, upstream, compiled):
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = block(x, training=True)
+            total = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+        return [y] + tape.gradient(total, [x] + block.trainable_variables)
+
+    if compiled:
+        with compiled_activations():
+            return [tf.cast(v, tf.float32).numpy() for v in step()]
+    return [tf.cast(v, tf.float32).numpy() for v in step()]
+
+
+class UseRecomputedActivationTest(TestCase):
+    def test_block_step_is_the_plain_blocks_and_only_in_the_compiled_context(self):
+        x = tf.random.stateless_normal([2, 6, 16], [2, 1])
+        upstream = tf.random.stateless_normal([2, 6, 16], [2, 2])
+        for dtype, rtol in ((None, 1e-5), ("mixed_bfloat16", 2e-2)):
+            block = _block(dtype)
+            plain = _step(block, x, upstream, compiled=True)
+            self.assertIs(use_recomputed_activation(block), block)
+            output = block._feedforward_output_dense
+            self.assertTrue(output.recomputed_activation)
+            outside = _step(block, x, upstream, compiled=False)
+            recomputed = _step(block, x, upstream, compiled=True)
+            names = ["y", "dx"] + [v.path for v in block.trainable_variables]
+            # Rounding against the largest entry (the key bias's gradient is
+            # zero up to rounding).
+            scale = max(np.abs(p).max() for p in plain)
+            for name, p, o, r in zip(names, plain, outside, recomputed):
+                np.testing.assert_allclose(o, p, rtol=rtol, atol=rtol * scale,
+                                           err_msg=f"{dtype} outside {name}")
+                np.testing.assert_allclose(r, p, rtol=rtol, atol=rtol * scale,
+                                           err_msg=f"{dtype} {name}")
+            # The activation moved from the intermediate layer's output to the
+            # output layer's input only within the context.
+            with compiled_activations():
+                h = block._feedforward_intermediate_dense(x)
+            self.assertLess(float(tf.reduce_min(tf.cast(h, tf.float32))), -0.5)
+            self.assertGreaterEqual(
+                float(tf.reduce_min(tf.cast(block._feedforward_intermediate_dense(x),
+                                            tf.float32))), -0.17)  # GELU's minimum
+
+    def test_other_activations_keep_keras_dense_layers(self):
+        block = keras_hub.layers.TransformerEncoder(8, num_heads=2, activation="relu")
+        block.build((1, 3, 4))
+        use_recomputed_activation(block)
+        self.assertFalse(getattr(block._feedforward_output_dense, "recomputed_activation", False))
