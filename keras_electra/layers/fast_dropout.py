@@ -131,18 +131,34 @@ def use_fast_dropout(layer):
     return layer
 
 
-def _patch(dropout):
+def next_seed(dropout):
+    """Draws `dropout`'s next seed as the int32 pair stateless ops take.
+
+    One draw per training call, as Keras' own `Dropout` draws it, so a step
+    draws the same seeds whichever path runs and `rematerialize` replays them.
+
+    Example:
+
+    >>> dropout = keras.layers.Dropout(0.1, seed=7)
+    >>> first, second = next_seed(dropout), next_seed(dropout)
+    >>> first.dtype.name, bool(tf.reduce_any(first != second))
+    ('int32', True)
+    """
     import tensorflow as tf
 
+    seed = dropout.seed_generator.next()
+    # As Keras' TensorFlow backend (`_cast_seed`): the generator's state
+    # is int64, stateless ops (and XLA) want int32.
+    if seed.dtype != tf.int32:
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+    return seed
+
+
+def _patch(dropout):
     def call(inputs, training=False):
         if not (training and dropout.rate > 0):
             return inputs
-        seed = dropout.seed_generator.next()
-        # As Keras' TensorFlow backend (`_cast_seed`): the generator's state
-        # is int64, stateless ops (and XLA) want int32.
-        if seed.dtype != tf.int32:
-            seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-        return fast_dropout(inputs, dropout.rate, seed)
+        return fast_dropout(inputs, dropout.rate, next_seed(dropout))
 
     dropout.call = call
     dropout.fast_dropout = True

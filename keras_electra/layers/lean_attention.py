@@ -3,7 +3,7 @@
 import keras
 
 from keras_electra.layers.activations import compiled_step_active
-from keras_electra.layers.fast_dropout import apply_keep_mask, keep_mask
+from keras_electra.layers.fast_dropout import apply_keep_mask, keep_mask, next_seed
 
 # Keras' equations for 4-D (batch, sequence, heads, depth) projections and
 # attention over the sequence axis; other layouts keep Keras' attention.
@@ -121,10 +121,7 @@ def _patch(attention):
                          return_attention_scores=return_attention_scores,
                          use_causal_mask=use_causal_mask)
         dropout = attention._dropout_layer
-        seed = dropout.seed_generator.next()
-        # As `fast_dropout`'s layer call: Keras' seed state is int64.
-        if seed.dtype != tf.int32:
-            seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+        seed = next_seed(dropout)
         shape = tf.shape(query)
         scores_shape = tf.stack([shape[0], shape[2], shape[1], tf.shape(key)[1]])
         keep = keep_mask(scores_shape, dropout.rate, seed)

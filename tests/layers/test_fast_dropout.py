@@ -1,10 +1,13 @@
+import doctest
+import importlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_electra.builders import build_pretrainer
 from keras_electra.layers import fast_dropout, use_fast_dropout
-from keras_electra.layers.fast_dropout import keep_threshold
+from keras_electra.layers.fast_dropout import keep_threshold, next_seed
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_classifier import ElectraClassifier
 from tests.test_case import TestCase, tiny_config
@@ -126,6 +129,23 @@ class FastDropoutTest(TestCase):
         self.assertAllEqual(b(x, training=True), first)  # same seed, same masks
         self.assertAllEqual(b(x, training=True), second)
         self.assertAllEqual(a(x, training=False), x)
+
+    def test_next_seed_is_the_seed_keras_dropout_draws(self):
+        from keras.src.backend.tensorflow.random import _cast_seed
+        from keras.src.random.seed_generator import draw_seed
+
+        ours = keras.layers.Dropout(RATE, seed=2**31 + 5)  # an int64 state past int32
+        theirs = keras.layers.Dropout(RATE, seed=2**31 + 5)
+        for _ in range(3):
+            seed = next_seed(ours)
+            self.assertEqual(seed.dtype, tf.int32)
+            self.assertAllEqual(seed, _cast_seed(draw_seed(theirs.seed_generator)))
+
+    def test_docstring_examples(self):
+        module = importlib.import_module("keras_electra.layers.fast_dropout")
+        results = doctest.testmod(module, extraglobs={"tf": tf})
+        self.assertGreater(results.attempted, 0)
+        self.assertEqual(results.failed, 0)
 
     def test_every_dropout_of_the_towers_and_task_heads_is_fast(self):
         pretrainer = build_pretrainer(tiny_config(dropout=0.1))
