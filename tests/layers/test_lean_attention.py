@@ -59,8 +59,21 @@ def _step(block, x, upstream, padding, training=True, compiled=True):
     return values
 
 
+KEY_BIAS = "self_attention_layer/key/bias"
+
+
+def _names(block):
+    return ["output", "d_input"] + [v.path for v in block.trainable_variables]
+
+
+def _key_kernel(names):
+    return next(i for i, name in enumerate(names) if name.endswith("self_attention_layer/key/kernel"))
+
+
 class LeanAttentionTest(TestCase):
-    def _assert_same_step(self, block, rtol, atol, **kwargs):
+    def _plain_and_lean_steps(self, block, **kwargs):
+        """The plain and the lean step of `block` from the same seed states,
+        and how many times `lean_attention` ran in the lean one."""
         x, upstream, padding = _inputs()
         attention = block._self_attention_layer
         plain = _step(block, x, upstream, padding, **kwargs)
@@ -80,10 +93,18 @@ class LeanAttentionTest(TestCase):
             lean_module.lean_attention = real
             del attention._compute_attention  # the class's own, for the next test
             attention.lean_attention = False
-        names = ["output", "d_input"] + [v.path for v in block.trainable_variables]
+        return plain, lean, calls
+
+    def _assert_same_step(self, block, rtol, atol, **kwargs):
+        plain, lean, calls = self._plain_and_lean_steps(block, **kwargs)
+        names = _names(block)
+        key_kernel = np.abs(plain[_key_kernel(names)]).max()
         for name, p, q in zip(names, plain, lean):
-            np.testing.assert_allclose(q, p, rtol=rtol, atol=atol * np.abs(p).max(),
-                                       err_msg=name)
+            # The key bias's gradient is zero in exact arithmetic (a softmax
+            # row does not change when all its scores move together): both
+            # are rounding noise, measured against the key kernel's gradient.
+            scale = key_kernel if name.endswith(KEY_BIAS) else np.abs(p).max()
+            np.testing.assert_allclose(q, p, rtol=rtol, atol=atol * scale, err_msg=name)
         return calls, plain
 
     def test_training_step_float32_values_and_gradients_are_the_plain_attentions(self):
@@ -97,9 +118,25 @@ class LeanAttentionTest(TestCase):
         self.assertGreater(np.abs(plain[0] - inference[0]).max(), 0.1)
         self.assertTrue(np.isfinite(plain[1]).all())
 
-    def test_training_step_bfloat16_values_and_gradients_are_the_plain_attentions(self):
-        calls, _ = self._assert_same_step(_block("mixed_bfloat16"), rtol=2e-2, atol=2e-2)
+    def test_training_step_bfloat16_is_as_close_to_float32_as_keras_bfloat16(self):
+        # The lean softmax works in float32 and rounds once; Keras' runs in
+        # bfloat16. Against the float32 step (same weights, same masks),
+        # the lean step's error is measured beside Keras' own bfloat16 error.
+        x, upstream, padding = _inputs()
+        reference = _step(_block(), x, upstream, padding)
+        plain, lean, calls = self._plain_and_lean_steps(_block("mixed_bfloat16"))
         self.assertEqual(len(calls), 1)
+        names = _names(_block())
+        key_kernel = np.abs(reference[_key_kernel(names)]).max()
+        for name, r, p, q in zip(names, reference, plain, lean):
+            if name.endswith(KEY_BIAS):
+                self.assertLess(np.abs(q).max(), 1e-2 * key_kernel, msg=name)
+                continue
+            largest = np.abs(r).max()
+            lean_rms, plain_rms = (np.sqrt(np.mean((v - r) ** 2)) / largest for v in (q, p))
+            lean_max, plain_max = (np.abs(v - r).max() / largest for v in (q, p))
+            self.assertLess(lean_rms, 1.25 * plain_rms + 1e-4, msg=name)
+            self.assertLess(lean_max, 1.25 * plain_max + 1e-3, msg=name)
 
     def test_inference_and_steps_outside_the_compiled_context_keep_keras_attention(self):
         for kwargs in ({"training": False}, {"compiled": False}):

@@ -58,7 +58,12 @@ class ElectraPretrainerTest(TestCase):
         self.assertAllClose(pretrainer.discriminator_logits(batch64), disc)
 
     def test_train_step_fuses_activations_with_xla_and_inference_does_not(self):
-        config = tiny_config()
+        for dropout in (0.0, 0.1):
+            with self.subTest(dropout=dropout):
+                self._assert_xla_calls(dropout)
+
+    def _assert_xla_calls(self, dropout):
+        config = tiny_config(dropout=dropout)
         pretrainer = build_pretrainer(config)
         pretrainer.compile(optimizer=create_optimizer(config, num_train_steps=100))
         batch = {k: tf.constant(v) for k, v in tiny_batch().items()}
@@ -76,7 +81,11 @@ class ElectraPretrainerTest(TestCase):
         # A forward and a backward call per LayerNorm: two per encoder block,
         # and the shared embeddings' in each tower (`use_fused_layer_norm`).
         layer_norm_calls = 2 * (2 * blocks + 2)
-        self.assertEqual(len(xla_calls(pretrainer.train_step)), gelu_calls + layer_norm_calls)
+        # With attention dropout, a forward and a backward softmax-dropout
+        # call per encoder block (`use_lean_attention`).
+        attention_calls = 2 * blocks if dropout else 0
+        self.assertEqual(len(xla_calls(pretrainer.train_step)),
+                         gelu_calls + layer_norm_calls + attention_calls)
         self.assertEqual(xla_calls(pretrainer.discriminator_logits), [])
         self.assertEqual(xla_calls(pretrainer.generator_logits), [])
 
