@@ -30,12 +30,17 @@ from absl import app, flags  # noqa: E402
 
 from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
 
-flags.DEFINE_string("config", "configs/electra_small.json", "ElectraConfig JSON.")
-flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
-flags.DEFINE_integer("batch_size", 32, "Examples per step.")
-flags.DEFINE_integer("seq_length", 128, "Tokens per example.")
-flags.DEFINE_integer("top", 20, "Groups listed.")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script: tests import
+    `saved_tensors` beside other benchmarks that define `--config` too."""
+    flags.DEFINE_string("config", "configs/electra_small.json", "ElectraConfig JSON.")
+    flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
+    flags.DEFINE_integer("batch_size", 32, "Examples per step.")
+    flags.DEFINE_integer("seq_length", 128, "Tokens per example.")
+    flags.DEFINE_integer("top", 20, "Groups listed.")
 
 
 def saved_tensors(graph):
@@ -123,4 +128,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
