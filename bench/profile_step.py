@@ -24,12 +24,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from absl import app, flags  # noqa: E402
 
-from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
+from step_inputs import build_step, define_step_flags  # noqa: E402  (bench/)
 
-flags.DEFINE_string("config", "configs/electra_small.json", "ElectraConfig JSON.")
-flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
-flags.DEFINE_integer("batch_size", 32, "Examples per step.")
-flags.DEFINE_integer("seq_length", 128, "Tokens per example.")
+define_step_flags(flags)
 flags.DEFINE_integer("warmup", 3, "Untraced steps first.")
 flags.DEFINE_integer("steps", 3, "Traced steps.")
 flags.DEFINE_integer("top", 12, "Op types listed.")
@@ -61,21 +58,11 @@ def op_type_self_times(tool_json):
 
 def main(argv):
     del argv
-    import keras
     import tensorflow as tf
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
 
-    from keras_electra.builders import build_pretrainer
-    from keras_electra.config import ElectraConfig
-    from keras_electra.training.optimizer import create_optimizer
-
-    config = step_config(ElectraConfig.from_json(FLAGS.config), FLAGS.seq_length)
-    config = config.with_overrides({"mixed_precision": FLAGS.dtype})
-    batch = synthetic_batch(config, FLAGS.batch_size, FLAGS.seq_length)
+    pretrainer, batch = build_step(FLAGS.config, FLAGS.dtype, FLAGS.batch_size, FLAGS.seq_length)
     data = tf.data.Dataset.from_tensors(batch).repeat()
-    keras.utils.set_random_seed(0)
-    pretrainer = build_pretrainer(config)
-    pretrainer.compile(optimizer=create_optimizer(config, 10_000))
     pretrainer.fit(data, steps_per_epoch=FLAGS.warmup, verbose=0)
 
     logdir = FLAGS.logdir or tempfile.mkdtemp(prefix="profile_step_")

@@ -10,7 +10,8 @@ custom gradients keep alive from the forward pass to the backward pass,
 which set the step's peak memory. A backward op is one that the tape's
 gradient ops reach by data or control edges, so the custom gradients'
 recomputations count as backward. Variable reads and constants are left
-out: they alias the variables, or live with the graph. Sizes are from static shapes, before Grappler.
+out: they alias the variables, or live with the graph. Sizes are from
+static shapes, before Grappler.
 
 Prints one JSON line: `saved_mb` (all of them), `per_discriminator_layer_mb`
 (the first discriminator block's) and the `--top` largest groups (op names
@@ -28,7 +29,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from absl import app, flags  # noqa: E402
 
-from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
+from step_inputs import build_step, define_step_flags  # noqa: E402  (bench/)
 
 FLAGS = flags.FLAGS
 
@@ -36,10 +37,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     """The command line's flags, defined only when run as a script: tests import
     `saved_tensors` beside other benchmarks that define `--config` too."""
-    flags.DEFINE_string("config", "configs/electra_small.json", "ElectraConfig JSON.")
-    flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
-    flags.DEFINE_integer("batch_size", 32, "Examples per step.")
-    flags.DEFINE_integer("seq_length", 128, "Tokens per example.")
+    define_step_flags(flags)
     flags.DEFINE_integer("top", 20, "Groups listed.")
 
 
@@ -47,8 +45,9 @@ def saved_tensors(graph):
     """The forward tensors of `graph` that its gradient ops read.
 
     Returns `[(tensor, bytes)]`, variable reads and constants left out;
-    `bytes` is None where the static shape is not fully known. Gradient ops are those under a `gradient_tape` name
-    scope and every op they reach by data or control edges.
+    `bytes` is None where the static shape is not fully known. Gradient ops
+    are those under a `gradient_tape` name scope and every op they reach by
+    data or control edges.
 
     Example:
 
@@ -93,20 +92,10 @@ def group_name(tensor):
 
 def main(argv):
     del argv
-    import keras
     import tensorflow as tf
 
-    from keras_electra.builders import build_pretrainer
-    from keras_electra.config import ElectraConfig
-    from keras_electra.training.optimizer import create_optimizer
-
-    config = step_config(ElectraConfig.from_json(FLAGS.config), FLAGS.seq_length)
-    config = config.with_overrides({"mixed_precision": FLAGS.dtype})
-    batch = {k: tf.constant(v) for k, v in
-             synthetic_batch(config, FLAGS.batch_size, FLAGS.seq_length).items()}
-    keras.utils.set_random_seed(0)
-    pretrainer = build_pretrainer(config)
-    pretrainer.compile(optimizer=create_optimizer(config, 10_000))
+    pretrainer, batch = build_step(FLAGS.config, FLAGS.dtype, FLAGS.batch_size, FLAGS.seq_length)
+    batch = {k: tf.constant(v) for k, v in batch.items()}
     graph = tf.function(pretrainer.train_step).get_concrete_function(batch).graph
     saved = saved_tensors(graph)
     groups, counts = collections.Counter(), collections.Counter()
