@@ -9,13 +9,19 @@ Trains `build_pretrainer(config)` with `fit` as `bench/pretrain_step.py` does
 with the profiler's own `framework_op_stats` tool (what TensorBoard's
 Profile tab shows). Prints one JSON line: the ops' self time per step,
 the `--top` op types by self time (`top_ops`: share; `top_ops_ms_per_step`),
-and the trace folder (open it in TensorBoard for the timeline). The profile is
-taken on an otherwise idle machine; its shares, not its times, are the
-result (the profiler itself slows small ops).
+the XLA computations' time per step, which that table leaves out
+(`xla_ms_per_step`, and by traced function: `xla_computations_ms_per_step`,
+e.g. `activation_forward` for the GELUs, `layer_norm_backward`,
+`softmax_dropout_forward`, `mlm_chunk`), and the trace folder (open it in
+TensorBoard for the timeline). The profile is taken on an otherwise idle
+machine; its shares, not its times, are the result (the profiler itself
+slows small ops). TensorFlow runs independent ops side by side, so self
+times add up to more than the step's wall time.
 """
 
 import json
 import os
+import re
 import sys
 import tempfile
 
@@ -26,17 +32,34 @@ from absl import app, flags  # noqa: E402
 
 from step_inputs import build_step, define_step_flags  # noqa: E402  (bench/)
 
-define_step_flags(flags)
-flags.DEFINE_integer("warmup", 3, "Untraced steps first.")
-flags.DEFINE_integer("steps", 3, "Traced steps.")
-flags.DEFINE_integer("top", 12, "Op types listed.")
-flags.DEFINE_string("logdir", None, "Where the trace goes (default: a new temporary folder).")
 FLAGS = flags.FLAGS
+# A computation's module in a trace: "a_inference_<function>_<id>__" and more.
+_MODULE = re.compile(r"^a_inference_(?P<function>.+?)_\d+__")
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script: tests import
+    `profile_step` beside other benchmarks that define `--config` too."""
+    define_step_flags(flags)
+    flags.DEFINE_integer("warmup", 3, "Untraced steps first.")
+    flags.DEFINE_integer("steps", 3, "Traced steps.")
+    flags.DEFINE_integer("top", 12, "Op types listed.")
+    flags.DEFINE_string("logdir", None, "Where the trace goes (default: a new temporary folder).")
 
 
 def op_type_self_times(tool_json):
     """`{op type: total self time in microseconds}`, largest first, from the
-    `framework_op_stats` tool's output (gviz DataTable JSON); host ops, no IDLE."""
+    `framework_op_stats` tool's output (gviz DataTable JSON); host ops, no IDLE.
+
+    The tool gives the same ops twice, in a table with the idle time and in
+    one without: only the first table with the columns is read.
+
+    >>> table = {"cols": [{"id": "type"}, {"id": "total_self_time"}],
+    ...          "rows": [{"c": [{"v": "IDLE"}, {"v": 9.0}]}, {"c": [{"v": "MatMul"}, {"v": 2.0}]},
+    ...                   {"c": [{"v": "MatMul"}, {"v": 1.0}]}]}
+    >>> op_type_self_times(json.dumps([table, table]))
+    {'MatMul': 3.0}
+    """
     tables = json.loads(tool_json)
     tables = tables if isinstance(tables, list) else [tables]
     totals = {}
@@ -53,7 +76,67 @@ def op_type_self_times(tool_json):
             if cells[kind] == "IDLE":
                 continue
             totals[cells[kind]] = totals.get(cells[kind], 0.0) + float(cells[self_time] or 0)
+        break
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def xla_computation_times(xspace):
+    """`{function: total microseconds}` of the XLA computations run in a trace, largest first.
+
+    The TensorFlow ops' table leaves out XLA computations (`jit_compile`
+    functions). Each run is a `CpuExecutable::ExecuteAsyncOnStream` event on
+    a host thread; it is named by the HLO module of the first fused kernel
+    it starts (the traced Python function's name, `_MODULE`), and
+    `"(unnamed)"` where it starts none.
+
+    Args:
+        xspace: the trace, an `XSpace` proto (`*.xplane.pb`).
+    """
+    totals = {}
+    for plane in xspace.planes:
+        if not plane.name.startswith("/host"):
+            continue
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
+        for line in plane.lines:
+            run = None
+            for event in sorted(line.events, key=lambda e: e.offset_ps):
+                if names.get(event.metadata_id) == "CpuExecutable::ExecuteAsyncOnStream":
+                    if run is not None:
+                        _add(totals, "(unnamed)", run.duration_ps)
+                    run = event
+                    continue
+                if run is None:
+                    continue
+                if event.offset_ps >= run.offset_ps + run.duration_ps:
+                    _add(totals, "(unnamed)", run.duration_ps)
+                    run = None
+                    continue
+                for stat in event.stats:
+                    if stat_names.get(stat.metadata_id) == "hlo_module":
+                        module = stat_names.get(stat.ref_value) or stat.str_value
+                        match = _MODULE.match(module)
+                        _add(totals, match.group("function") if match else module,
+                             run.duration_ps)
+                        run = None
+                        break
+            if run is not None:
+                _add(totals, "(unnamed)", run.duration_ps)
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def _add(totals, name, picoseconds):
+    totals[name] = totals.get(name, 0.0) + picoseconds / 1e6
+
+
+def read_xspace(path):
+    """The `XSpace` proto of a `*.xplane.pb` trace file."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    xspace = xplane_pb2.XSpace()
+    with open(path, "rb") as f:
+        xspace.ParseFromString(f.read())
+    return xspace
 
 
 def main(argv):
@@ -79,14 +162,22 @@ def main(argv):
     times = op_type_self_times(data.decode() if isinstance(data, bytes) else data)
     whole = sum(times.values()) or 1.0
     top = list(times.items())[:FLAGS.top]
+    xla = {}
+    for trace in traces:
+        for name, us in xla_computation_times(read_xspace(trace)).items():
+            xla[name] = xla.get(name, 0.0) + us
     print(json.dumps({
         "bench": "profile_step", "config": os.path.basename(FLAGS.config), "dtype": FLAGS.dtype,
         "batch_size": FLAGS.batch_size, "seq_length": FLAGS.seq_length, "steps": FLAGS.steps,
         "op_self_ms_per_step": round(whole / 1e3 / FLAGS.steps, 1),
         "top_ops": {k: round(v / whole, 3) for k, v in top},
         "top_ops_ms_per_step": {k: round(v / 1e3 / FLAGS.steps, 1) for k, v in top},
+        "xla_ms_per_step": round(sum(xla.values()) / 1e3 / FLAGS.steps, 1),
+        "xla_computations_ms_per_step": {k: round(v / 1e3 / FLAGS.steps, 1)
+                                         for k, v in list(xla.items())[:FLAGS.top]},
         "trace": logdir}), flush=True)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -25,6 +25,8 @@ import contextvars
 
 import keras
 
+from keras_electra.layers.bfloat16_bits import narrow, widen
+
 HIDDEN_ACTS = ("gelu", "gelu_approximate")
 _16_BIT = ("bfloat16", "float16")
 
@@ -111,11 +113,17 @@ def _xla_pair(activation, derivative):
     if activation not in _XLA_PAIRS:
         import tensorflow as tf
 
-        forward = tf.function(activation, jit_compile=True, reduce_retracing=True)
-        backward = tf.function(lambda x, upstream: _in_float32(
-            lambda y: tf.cast(upstream, y.dtype) * derivative(y), x),
-            jit_compile=True, reduce_retracing=True)
-        _XLA_PAIRS[activation] = forward, backward
+        # 16-bit data converted by bits (`bfloat16_bits`): XLA's own
+        # conversions around `erf` made the bfloat16 forward pass 1.7x slower.
+        def activation_forward(x):
+            return activation(x, bits=True)
+
+        def activation_backward(x, upstream):
+            return _in_float32(lambda y: widen(upstream) * derivative(y), x, bits=True)
+
+        _XLA_PAIRS[activation] = tuple(
+            tf.function(f, jit_compile=True, reduce_retracing=True, autograph=False)
+            for f in (activation_forward, activation_backward))
     return _XLA_PAIRS[activation]
 
 
@@ -158,12 +166,17 @@ def _approximate_gelu_derivative(x):
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x * x)
 
 
-def _in_float32(activation, x):
-    """`activation(x)`, computed in float32 when `x` is a 16-bit float."""
+def _in_float32(activation, x, bits=False):
+    """`activation(x)`, computed in float32 when `x` is a 16-bit float.
+
+    `bits=True` (TensorFlow, inside XLA computations): the conversions are
+    `bfloat16_bits`', the same values."""
     x = keras.ops.convert_to_tensor(x)
     dtype = keras.backend.standardize_dtype(x.dtype)
     if dtype not in _16_BIT:
         return activation(x)
+    if bits:
+        return narrow(activation(widen(x)), dtype)
     return keras.ops.cast(activation(keras.ops.cast(x, "float32")), dtype)
 
 
@@ -180,8 +193,8 @@ def gelu(x):
     return _compiled(_exact_gelu, _exact_gelu_derivative)(x)
 
 
-def _exact_gelu(x):
-    return _in_float32(keras.activations.gelu, x)
+def _exact_gelu(x, bits=False):
+    return _in_float32(keras.activations.gelu, x, bits)
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -198,8 +211,8 @@ def gelu_approximate(x):
     return _compiled(_approximate_gelu, _approximate_gelu_derivative)(x)
 
 
-def _approximate_gelu(x):
-    return _in_float32(lambda y: keras.activations.gelu(y, approximate=True), x)
+def _approximate_gelu(x, bits=False):
+    return _in_float32(lambda y: keras.activations.gelu(y, approximate=True), x, bits)
 
 
 def hidden_activation(name):

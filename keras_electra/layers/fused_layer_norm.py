@@ -3,6 +3,7 @@
 import keras
 
 from keras_electra.layers.activations import compiled_step_active
+from keras_electra.layers.bfloat16_bits import narrow, widen
 
 _FUNCTIONS = {}
 
@@ -53,33 +54,33 @@ def _fused(epsilon, dtype):
         return _FUNCTIONS[(epsilon, dtype)]
     import tensorflow as tf
 
-    def rows(x):
-        return tf.reshape(tf.cast(x, tf.float32), [-1, tf.shape(x)[-1]])
+    def rows(x):  # 16-bit data converted by bits (`bfloat16_bits`), as in the GELUs
+        return tf.reshape(widen(x), [-1, tf.shape(x)[-1]])
 
     @tf.function(jit_compile=True, reduce_retracing=True)
-    def forward(x, gamma, beta):
+    def layer_norm_forward(x, gamma, beta):
         x2 = rows(x)
         mean = tf.reduce_mean(x2, axis=-1, keepdims=True)
         centered = x2 - mean
         rstd = tf.math.rsqrt(tf.reduce_mean(centered * centered, axis=-1, keepdims=True)
                              + epsilon)
-        y = tf.cast(centered * rstd * gamma + beta, dtype)
+        y = narrow(centered * rstd * gamma + beta, dtype)
         return tf.reshape(y, tf.shape(x)), mean, rstd
 
     @tf.function(jit_compile=True, reduce_retracing=True)
-    def backward(x, gamma, mean, rstd, upstream):
+    def layer_norm_backward(x, gamma, mean, rstd, upstream):
         xhat = (rows(x) - mean) * rstd
         dy = rows(upstream)
         g = dy * gamma
         dx = rstd * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
                      - xhat * tf.reduce_mean(g * xhat, axis=-1, keepdims=True))
-        return (tf.reshape(tf.cast(dx, x.dtype), tf.shape(x)),
+        return (tf.reshape(narrow(dx, x.dtype), tf.shape(x)),
                 tf.reduce_sum(dy * xhat, axis=0), tf.reduce_sum(dy, axis=0))
 
     @tf.custom_gradient
     def layer_norm(x, gamma, beta):
-        y, mean, rstd = forward(x, gamma, beta)
-        return y, lambda upstream: backward(x, gamma, mean, rstd, upstream)
+        y, mean, rstd = layer_norm_forward(x, gamma, beta)
+        return y, lambda upstream: layer_norm_backward(x, gamma, mean, rstd, upstream)
 
     _FUNCTIONS[(epsilon, dtype)] = layer_norm
     return layer_norm

@@ -3,6 +3,7 @@
 import keras
 
 from keras_electra.layers.activations import compiled_step_active
+from keras_electra.layers.bfloat16_bits import narrow, widen
 from keras_electra.layers.fast_dropout import LEVELS, keep_mask, keep_threshold, next_seed
 
 # Keras' equations for 4-D (batch, sequence, heads, depth) projections and
@@ -120,8 +121,9 @@ def softmax_dropout_functions(rate):
         def drop(x, keep):  # apply_keep_mask's values, in float32
             return tf.where(keep, x * scale, 0.0)
 
-        def forward(scores, keep, mask=None):
-            x = tf.cast(scores, tf.float32)
+        # 16-bit data converted by bits (`bfloat16_bits`), as in the GELUs.
+        def softmax_dropout_forward(scores, keep, mask=None):
+            x = widen(scores)
             if mask is not None:
                 x = tf.where(mask, x, -1e9)
             top = tf.reduce_max(x, axis=-1, keepdims=True)
@@ -130,25 +132,26 @@ def softmax_dropout_functions(rate):
             probabilities = exp / total
             if mask is not None:
                 probabilities = tf.where(mask, probabilities, 0.0)
-            return (tf.cast(drop(probabilities, keep), scores.dtype),
+            return (narrow(drop(probabilities, keep), scores.dtype),
                     top + tf.math.log(total))
 
-        def backward(scores, log_sum, keep, d_dropped, mask=None):
-            probabilities = tf.exp(tf.cast(scores, tf.float32) - log_sum)
+        def softmax_dropout_backward(scores, log_sum, keep, d_dropped, mask=None):
+            probabilities = tf.exp(widen(scores) - log_sum)
             if mask is not None:
                 probabilities = tf.where(mask, probabilities, 0.0)
             # The gradient of the keep mask is itself; then TensorFlow's
             # `SoftmaxGrad`, (dp - sum(dp * p)) * p, which is zero wherever
             # the probabilities are (masked positions, whole masked rows).
-            d_probabilities = drop(tf.cast(d_dropped, tf.float32), keep)
+            d_probabilities = drop(widen(d_dropped), keep)
             d_scores = (d_probabilities - tf.reduce_sum(
                 d_probabilities * probabilities, axis=-1, keepdims=True)) * probabilities
-            return (tf.cast(drop(probabilities, keep), scores.dtype),
-                    tf.cast(d_scores, scores.dtype))
+            return (narrow(drop(probabilities, keep), scores.dtype),
+                    narrow(d_scores, scores.dtype))
 
         # No AutoGraph: the branches on `mask` are Python's, taken at tracing.
-        _SOFTMAX_DROPOUT[rate] = (tf.function(forward, jit_compile=True, autograph=False),
-                                  tf.function(backward, jit_compile=True, autograph=False))
+        _SOFTMAX_DROPOUT[rate] = (
+            tf.function(softmax_dropout_forward, jit_compile=True, autograph=False),
+            tf.function(softmax_dropout_backward, jit_compile=True, autograph=False))
     return _SOFTMAX_DROPOUT[rate]
 
 

@@ -19,6 +19,7 @@ import functools
 
 import tensorflow as tf
 
+from keras_electra.layers.bfloat16_bits import narrow, widen
 from keras_electra.objectives.sampling import (
     block_sums, inverse_cdf, sampling_uniforms, search_blocks, shifted_logits)
 
@@ -83,8 +84,8 @@ def chunk_loss(logits, targets, weights, scale, temperature=None, uniforms=None)
     row_losses = tf.cast(tf.math.log(sums), tf.float32) - tf.gather(shifted, targets, batch_dims=1)
     scale = tf.cast(scale, tf.float32)[:, None]
     softmax = exps * tf.cast(1.0 / sums, tf.float32)[:, None]
-    d_logits = tf.cast((softmax - tf.one_hot(targets, tf.shape(exps)[-1])) * scale, logits.dtype)
-    d_bias = tf.reduce_sum(tf.cast(d_logits, tf.float32), 0)
+    d_logits = narrow((softmax - tf.one_hot(targets, tf.shape(exps)[-1])) * scale, logits.dtype)
+    d_bias = tf.reduce_sum(widen(d_logits), 0)
     predictions = tf.argmax(shifted, -1, output_type=tf.int32)
     if uniforms is None:
         samples = predictions

@@ -4,6 +4,7 @@ import functools
 
 import tensorflow as tf
 
+from keras_electra.layers.bfloat16_bits import widen
 from keras_electra.objectives.masking import scatter_tokens
 from keras_electra.objectives.random import stateless_uniform
 
@@ -125,7 +126,7 @@ def search_blocks(weights, sums, uniforms, block=CDF_BLOCK):
 
 def shifted_logits(logits):
     """`logits - max(logits)` per row, in float32."""
-    logits = tf.cast(logits, tf.float32)
+    logits = widen(logits)  # by bits, in the XLA computations that call this
     return logits - tf.reduce_max(logits, -1, keepdims=True)
 
 
