@@ -19,6 +19,7 @@ slows small ops). TensorFlow runs independent ops side by side, so self
 times add up to more than the step's wall time.
 """
 
+import itertools
 import json
 import os
 import re
@@ -99,34 +100,20 @@ def xla_computation_times(xspace):
         names = {k: v.name for k, v in plane.event_metadata.items()}
         stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
         for line in plane.lines:
-            run = None
-            for event in sorted(line.events, key=lambda e: e.offset_ps):
-                if names.get(event.metadata_id) == "CpuExecutable::ExecuteAsyncOnStream":
-                    if run is not None:
-                        _add(totals, "(unnamed)", run.duration_ps)
-                    run = event
+            events = sorted(line.events, key=lambda e: e.offset_ps)
+            for i, run in enumerate(events):
+                if names.get(run.metadata_id) != "CpuExecutable::ExecuteAsyncOnStream":
                     continue
-                if run is None:
-                    continue
-                if event.offset_ps >= run.offset_ps + run.duration_ps:
-                    _add(totals, "(unnamed)", run.duration_ps)
-                    run = None
-                    continue
-                for stat in event.stats:
-                    if stat_names.get(stat.metadata_id) == "hlo_module":
-                        module = stat_names.get(stat.ref_value) or stat.str_value
-                        match = _MODULE.match(module)
-                        _add(totals, match.group("function") if match else module,
-                             run.duration_ps)
-                        run = None
-                        break
-            if run is not None:
-                _add(totals, "(unnamed)", run.duration_ps)
+                end = run.offset_ps + run.duration_ps
+                within = itertools.takewhile(lambda e: e.offset_ps < end, events[i + 1:])
+                modules = (stat_names.get(stat.ref_value) or stat.str_value
+                           for e in within for stat in e.stats
+                           if stat_names.get(stat.metadata_id) == "hlo_module")
+                module = next(modules, "(unnamed)")
+                match = _MODULE.match(module)
+                name = match.group("function") if match else module
+                totals[name] = totals.get(name, 0.0) + run.duration_ps / 1e6
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
-
-
-def _add(totals, name, picoseconds):
-    totals[name] = totals.get(name, 0.0) + picoseconds / 1e6
 
 
 def read_xspace(path):

@@ -1,7 +1,8 @@
 """bfloat16 to and from float32 by bit arithmetic, for the step's XLA computations on CPU.
 
 The training step's XLA computations (`activations`' GELUs,
-`fused_layer_norm`, `lean_attention`'s softmax and dropout) read 16-bit
+`fused_layer_norm`, `lean_attention`'s softmax and dropout, the MLM head's
+`chunked_mlm.chunk_loss`) read 16-bit
 tensors as float32 and round their results once. Written as `tf.cast`, XLA's
 CPU code for those conversions around an `erf` or a reduction is slow: the
 forward GELU of ELECTRA-Small's `(4096, 1024)` bfloat16 activations took
