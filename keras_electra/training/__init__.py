@@ -1,3 +1,4 @@
+from keras_electra.training.fused_adamw import FusedAdamW
 from keras_electra.training.optimizer import create_optimizer
 from keras_electra.training.release_freed_memory import ReleaseFreedMemory
 from keras_electra.training.schedules import WarmupLinearDecay

@@ -10,6 +10,7 @@ import re
 import keras
 import tensorflow as tf
 
+from keras_electra.training.fused_adamw import FusedAdamW
 from keras_electra.training.schedules import WarmupLinearDecay
 
 # Variable names (Keras 3 short names) that get no weight decay, as the
@@ -59,6 +60,9 @@ class PerUpdateSchedule(keras.optimizers.schedules.LearningRateSchedule):
 def create_optimizer(config, num_train_steps=None):
     """AdamW(lr schedule, weight decay off for LayerNorm and biases).
 
+    The optimizer is `FusedAdamW`: Keras' AdamW, value for value, with each
+    variable's update one XLA computation on the TensorFlow backend.
+
     Clipping at global norm `config.clip_norm` is the optimizer's
     (`global_clipnorm`): Keras clips inside `apply`, after a
     `LossScaleOptimizer` has unscaled the gradients and after accumulated
@@ -100,7 +104,7 @@ def create_optimizer(config, num_train_steps=None):
     # replica before summing: clipping at clip_norm / n is clipping the global
     # gradient at clip_norm. Create the optimizer inside `strategy.scope()`.
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    optimizer = keras.optimizers.AdamW(
+    optimizer = FusedAdamW(
         learning_rate=schedule,
         weight_decay=config.weight_decay,
         beta_1=0.9,

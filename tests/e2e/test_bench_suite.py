@@ -40,12 +40,14 @@ def test_run_all_quick_writes_results_and_report(tmp_path):
          for dtype in ("bfloat16", "float32")]
         + [("gelu", "feedforward", "bfloat16"), ("gelu", "feedforward", "float32"),
            ("mlm_head", "chunk_logits", "bfloat16"), ("mlm_head", "chunk_logits", "float32"),
-           ("sampling", "generator_logits", "float32")])
+           ("sampling", "generator_logits", "float32"), ("adamw", "402_variables", "float32")])
     for record in ops:
         assert record["speedup"] == round(record["alternative_ms"] / record["keras_electra_ms"], 3)
     (sampling,) = [r for r in ops if r["op"] == "sampling"]
     assert sampling["shape"] == [32, 20, 2000]
     assert {r["shape"] == [152, 2000] for r in ops if r["op"] == "mlm_head"} == {True}
+    (adamw,) = [r for r in ops if r["op"] == "adamw"]
+    assert adamw["shape"] == [10_516_881]  # ELECTRA-Small's parameters at vocabulary 2,000
     (skipped,) = [r for r in records if r.get("status")]
     assert skipped["bench"] == "tflite" and skipped["status"] == "skipped"
     assert "no/such/model" in skipped["reason"]

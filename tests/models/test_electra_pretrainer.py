@@ -84,8 +84,10 @@ class ElectraPretrainerTest(TestCase):
         # With attention dropout, a forward and a backward softmax-dropout
         # call per encoder block (`use_lean_attention`).
         attention_calls = 2 * blocks if dropout else 0
+        # One AdamW update per trainable variable (`FusedAdamW`).
+        optimizer_calls = len(pretrainer.trainable_variables)
         self.assertEqual(len(xla_calls(pretrainer.train_step)),
-                         gelu_calls + layer_norm_calls + attention_calls)
+                         gelu_calls + layer_norm_calls + attention_calls + optimizer_calls)
         self.assertEqual(xla_calls(pretrainer.discriminator_logits), [])
         self.assertEqual(xla_calls(pretrainer.generator_logits), [])
 
