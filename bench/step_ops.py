@@ -218,9 +218,7 @@ def adamw_cases():
     grads = [tf.random.stateless_normal(v.shape, [7, i], stddev=0.01)
              for i, v in enumerate(variables)]
     ours = create_optimizer(config, 10_000)
-    keras_own = keras.optimizers.AdamW(
-        learning_rate=ours._learning_rate, weight_decay=ours.weight_decay, beta_1=ours.beta_1,
-        beta_2=ours.beta_2, epsilon=ours.epsilon, global_clipnorm=ours.global_clipnorm)
+    keras_own = keras.optimizers.AdamW.from_config(ours.get_config())  # same settings
     keras_own.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
 
     def update(optimizer):

@@ -1,5 +1,7 @@
 """`FusedAdamW`: Keras' AdamW with each variable's update one XLA loop."""
 
+import functools
+
 import keras
 
 
@@ -16,9 +18,8 @@ class FusedAdamW(keras.optimizers.AdamW):
     was ~13,000 ops. Here each variable's decay and update are one XLA
     computation that reads the variable, both moments and the gradient once
     and writes the three back. Clipping at `global_clipnorm` is folded in:
-    the global norm is one XLA computation over all gradients, and each
-    update scales its gradient, instead of Keras writing a clipped copy of
-    every gradient first. (`bench/step_ops.py`, op `adamw`, has the times;
+    each update scales its gradient by the clip's factor, instead of Keras
+    writing a clipped copy of every gradient first. (`bench/step_ops.py`, op `adamw`, has the times;
     the PyTorch step it is compared with uses `AdamW(fused=True)` likewise.)
 
     Everything else is Keras': the learning-rate schedule, `clipnorm` /
@@ -117,47 +118,46 @@ def _global_clip_scale(grads, clip_norm):
     return scale_for_finite + (norm - norm)
 
 
-_UPDATE = None
-
-
 def _adamw_update(variable, m, v, gradient, lr, step, scale, decay, beta_1, beta_2, epsilon):
     """One variable's AdamW update as one XLA computation (traced once per shape and dtype).
 
-    The arithmetic is `keras.optimizers.AdamW`'s (`BaseOptimizer._apply_weight_decay`,
-    then `Adam.update_step`), term by term. The variables go in as their
-    resource handles: a `tf.Variable` argument would be captured by the
-    first trace, and a second variable of the same shape would update the
-    first one.
+    The variables go in as their resource handles: a `tf.Variable` argument
+    would be captured by the first trace, and a second variable of the same
+    shape would update the first one.
     """
-    global _UPDATE
-    if _UPDATE is None:
-        import tensorflow as tf
+    _update_function()(variable.handle, m.handle, v.handle, gradient, lr, step, scale, decay,
+                       beta_1, beta_2, epsilon)
 
-        def adamw_update(variable, m, v, gradient, lr, step, scale, decay, beta_1, beta_2,
-                         epsilon):
-            dtype = lr.dtype
 
-            def read(handle):
-                return tf.raw_ops.ReadVariableOp(resource=handle, dtype=dtype)
+@functools.cache
+def _update_function():
+    """The XLA function of `_adamw_update`. The arithmetic is
+    `keras.optimizers.AdamW`'s (`BaseOptimizer._apply_weight_decay`, then
+    `Adam.update_step`), term by term."""
+    import tensorflow as tf
 
-            def write(handle, value):
-                tf.raw_ops.AssignVariableOp(resource=handle, value=value)
+    def adamw_update(variable, m, v, gradient, lr, step, scale, decay, beta_1, beta_2, epsilon):
+        dtype = lr.dtype
 
-            if scale is not None:  # the folded clip
-                gradient = gradient * tf.cast(scale, gradient.dtype)
-            gradient = tf.cast(gradient, dtype)
-            value, m_value, v_value = read(variable), read(m), read(v)
-            if decay is not None:
-                value = value - value * tf.cast(decay, dtype) * lr
-            beta_1_power = tf.pow(tf.cast(beta_1, dtype), step)
-            beta_2_power = tf.pow(tf.cast(beta_2, dtype), step)
-            alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-            m_value = m_value + (gradient - m_value) * (1 - beta_1)
-            v_value = v_value + (tf.square(gradient) - v_value) * (1 - beta_2)
-            write(m, m_value)
-            write(v, v_value)
-            write(variable, value - m_value * alpha / (tf.sqrt(v_value) + epsilon))
+        def read(handle):
+            return tf.raw_ops.ReadVariableOp(resource=handle, dtype=dtype)
 
-        _UPDATE = tf.function(adamw_update, jit_compile=True, autograph=False)
-    _UPDATE(variable.handle, m.handle, v.handle, gradient, lr, step, scale, decay, beta_1,
-            beta_2, epsilon)
+        def write(handle, value):
+            tf.raw_ops.AssignVariableOp(resource=handle, value=value)
+
+        if scale is not None:  # the folded clip
+            gradient = gradient * tf.cast(scale, gradient.dtype)
+        gradient = tf.cast(gradient, dtype)
+        value, m_value, v_value = read(variable), read(m), read(v)
+        if decay is not None:
+            value = value - value * tf.cast(decay, dtype) * lr
+        beta_1_power = tf.pow(tf.cast(beta_1, dtype), step)
+        beta_2_power = tf.pow(tf.cast(beta_2, dtype), step)
+        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        m_value = m_value + (gradient - m_value) * (1 - beta_1)
+        v_value = v_value + (tf.square(gradient) - v_value) * (1 - beta_2)
+        write(m, m_value)
+        write(v, v_value)
+        write(variable, value - m_value * alpha / (tf.sqrt(v_value) + epsilon))
+
+    return tf.function(adamw_update, jit_compile=True, autograph=False)
