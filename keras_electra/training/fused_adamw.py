@@ -81,12 +81,11 @@ class FusedAdamW(keras.optimizers.AdamW):
         # even multiplied by zero, which would turn an infinity into NaN).
         decay = (float(self.weight_decay)
                  if self.weight_decay is not None and self._use_weight_decay(variable) else None)
-        _adamw_update(
-            _tf_variable(variable), _tf_variable(self._momentums[index]),
-            _tf_variable(self._velocities[index]), tf.convert_to_tensor(gradient),
-            tf.cast(learning_rate, dtype), tf.cast(self.iterations + 1, dtype),
-            getattr(self, "_clip_scale", None), decay, beta_1=float(self.beta_1),
-            beta_2=float(self.beta_2), epsilon=float(self.epsilon))
+        _update_function()(
+            _handle(variable), _handle(self._momentums[index]), _handle(self._velocities[index]),
+            tf.convert_to_tensor(gradient), tf.cast(learning_rate, dtype),
+            tf.cast(self.iterations + 1, dtype), getattr(self, "_clip_scale", None), decay,
+            beta_1=float(self.beta_1), beta_2=float(self.beta_2), epsilon=float(self.epsilon))
 
     def _fuses(self):
         return keras.backend.backend() == "tensorflow" and not self.amsgrad
@@ -94,12 +93,15 @@ class FusedAdamW(keras.optimizers.AdamW):
     def _folds_clip(self):
         import tensorflow as tf
 
-        return (self._fuses() and bool(self.global_clipnorm) and self.global_clipnorm > 0
+        return (self._fuses() and (self.global_clipnorm or 0) > 0
                 and not tf.distribute.has_strategy())
 
 
-def _tf_variable(variable):
-    return variable.value if isinstance(variable, keras.Variable) else variable
+def _handle(variable):
+    """A variable's resource handle, how the XLA update takes it: a `tf.Variable`
+    argument would be captured by the first trace, and a second variable of
+    the same shape would update the first one."""
+    return (variable.value if isinstance(variable, keras.Variable) else variable).handle
 
 
 def _global_clip_scale(grads, clip_norm):
@@ -118,20 +120,10 @@ def _global_clip_scale(grads, clip_norm):
     return scale_for_finite + (norm - norm)
 
 
-def _adamw_update(variable, m, v, gradient, lr, step, scale, decay, beta_1, beta_2, epsilon):
-    """One variable's AdamW update as one XLA computation (traced once per shape and dtype).
-
-    The variables go in as their resource handles: a `tf.Variable` argument
-    would be captured by the first trace, and a second variable of the same
-    shape would update the first one.
-    """
-    _update_function()(variable.handle, m.handle, v.handle, gradient, lr, step, scale, decay,
-                       beta_1, beta_2, epsilon)
-
-
 @functools.cache
 def _update_function():
-    """The XLA function of `_adamw_update`. The arithmetic is
+    """One variable's AdamW update as one XLA function (traced once per shape and
+    dtype), on the resource handles of the variable and its moments. The arithmetic is
     `keras.optimizers.AdamW`'s (`BaseOptimizer._apply_weight_decay`, then
     `Adam.update_step`), term by term."""
     import tensorflow as tf
