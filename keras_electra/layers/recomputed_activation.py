@@ -65,13 +65,21 @@ def use_recomputed_activation(layer):
     """Makes every feed-forward block in `layer` recompute its activation for backprop.
 
     For each `keras_hub.layers.TransformerEncoder` in `layer` whose
-    activation is one of `activations.HIDDEN_ACTS`: within
+    activation is one of `activations.HIDDEN_ACTS` and that computes in
+    float32: within
     `compiled_activations` (the context `ElectraPretrainer.train_step`
     traces in) its intermediate `Dense` returns the pre-activation and its
     output `Dense` applies `activation_matmul`. Elsewhere (inference,
     export, serving) both run Keras' own `call`. Only the two instances'
     `call`s change: class, weights, config and saved files are Keras'.
     TensorFlow backend only (elsewhere `layer` is returned unchanged).
+
+    A block that computes in bfloat16 or float16 (mixed precision) keeps
+    its activation: at 2 bytes a value it costs half the memory (8 MB per
+    ELECTRA-Small layer), and the recomputation cost 4% of a bfloat16
+    ELECTRA-Small step (1,413 against 1,358 ms, in-process A/B, median of 7
+    rounds), while the float32 step is the one that needs the memory (its
+    peak RSS is within 0.25 GB of 2.5 GB at batch 32 x 128).
 
     Example:
 
@@ -96,7 +104,8 @@ def _patch(block):
     intermediate = block._feedforward_intermediate_dense
     output = block._feedforward_output_dense
     pair = compiled_forward_backward(intermediate.activation)
-    if pair is None or getattr(output, "recomputed_activation", False):
+    if (pair is None or getattr(output, "recomputed_activation", False)
+            or intermediate.compute_dtype != "float32"):
         return
     forward, backward = pair
     plain_intermediate, plain_output = intermediate.call, output.call
