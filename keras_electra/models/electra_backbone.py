@@ -6,6 +6,7 @@ import keras_hub
 from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.fast_dropout import use_fast_dropout
+from keras_electra.layers.flat_einsum_dense import use_flat_einsum_dense
 from keras_electra.layers.fused_layer_norm import use_fused_layer_norm
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.layers.lean_attention import use_lean_attention
@@ -32,7 +33,10 @@ class ElectraBackbone(keras.Model):
     training step every LayerNorm is `keras_electra.layers.fused_layer_norm`
     (one XLA loop each way, only its input kept for backprop) and the
     attention `keras_electra.layers.lean_attention` (the probabilities kept
-    once for backprop, not twice).
+    once for backprop, not twice), whose query, key, value and output
+    projections are 2-D matmuls (`keras_electra.layers.flat_einsum_dense`;
+    Keras' einsum broadcasts the kernel over the batch and sums its
+    gradient afterwards).
 
     Args:
         embeddings: an `ElectraEmbeddings` layer (shared or not), or the
@@ -126,6 +130,7 @@ class ElectraBackbone(keras.Model):
         use_lean_attention(self)
         use_fused_layer_norm(self)
         use_recomputed_activation(self)
+        use_flat_einsum_dense(self)
 
         self.embeddings = embeddings
         self.embeddings_projection = projection
