@@ -1,43 +1,11 @@
 import keras
-import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from keras_electra.layers.activations import compiled_activations, gelu
+from keras_electra.layers.activations import compiled_activations
 from keras_electra.layers.flat_einsum_dense import flat_equation, use_flat_einsum_dense
+from tests.layers.encoder_blocks import block_step, gelu_block
 from tests.test_case import TestCase
-
-
-def _block(dtype=None):
-    keras.utils.set_random_seed(0)
-    block = keras_hub.layers.TransformerEncoder(48, num_heads=2, dropout=0.0, activation=gelu,
-                                                dtype=dtype)
-    block.build((2, 6, 16))
-    return block
-
-
-def _step(block, x, upstream, compiled):
-    """The block's output and the gradients of `sum(output * upstream)`, and its graph."""
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = block(x, training=True)
-            total = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
-        return [y] + tape.gradient(total, [x] + block.trainable_variables)
-
-    with compiled_activations() if compiled else _nothing():
-        values = [tf.cast(v, tf.float32).numpy() for v in step()]
-        graph = step.get_concrete_function().graph
-    return values, graph
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _broadcast_matmuls(graph):
@@ -68,8 +36,8 @@ class UseFlatEinsumDenseTest(TestCase):
         x = tf.random.stateless_normal([2, 6, 16], [3, 1])
         upstream = tf.random.stateless_normal([2, 6, 16], [3, 2])
         for dtype, rtol in ((None, 1e-5), ("mixed_bfloat16", 2e-2)):
-            block = _block(dtype)
-            plain, plain_graph = _step(block, x, upstream, compiled=True)
+            block = gelu_block(dtype)
+            plain, plain_graph = block_step(block, x, upstream, compiled=True)
             # Keras' query, key, value and output projections: batched matmuls
             # broadcasting the kernel (forward and input gradient); the kernel
             # gradient is a per-example product, summed over the batch.
@@ -79,8 +47,8 @@ class UseFlatEinsumDenseTest(TestCase):
             for dense in (attention._query_dense, attention._key_dense, attention._value_dense,
                           attention._output_dense):
                 self.assertTrue(dense.flat_einsum_dense, dense.name)
-            outside, outside_graph = _step(block, x, upstream, compiled=False)
-            flat, flat_graph = _step(block, x, upstream, compiled=True)
+            outside, outside_graph = block_step(block, x, upstream, compiled=False)
+            flat, flat_graph = block_step(block, x, upstream, compiled=True)
             self.assertEqual(len(_broadcast_matmuls(outside_graph)), 4 * 2)
             self.assertEqual(_broadcast_matmuls(flat_graph), [])
             # Forward, input gradient and kernel gradient: three 2-D matmuls per

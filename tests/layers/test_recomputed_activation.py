@@ -1,4 +1,3 @@
-import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
@@ -7,6 +6,7 @@ from keras_electra.layers.activations import (compiled_activations, compiled_for
                                               gelu, gelu_approximate)
 from keras_electra.layers.recomputed_activation import (activation_matmul,
                                                         use_recomputed_activation)
+from tests.layers.encoder_blocks import block_step, gelu_block
 from tests.test_case import TestCase
 
 
@@ -52,41 +52,18 @@ class ActivationMatmulTest(TestCase):
             self.assertAllEqual(g, w)
 
 
-def _block(dtype=None):
-    keras.utils.set_random_seed(0)
-    block = keras_hub.layers.TransformerEncoder(48, num_heads=2, dropout=0.0, activation=gelu,
-                                                dtype=dtype)
-    block.build((2, 6, 16))
-    return block
-
-
-def _step(block, x, upstream, compiled):
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = block(x, training=True)
-            total = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
-        return [y] + tape.gradient(total, [x] + block.trainable_variables)
-
-    if compiled:
-        with compiled_activations():
-            return [tf.cast(v, tf.float32).numpy() for v in step()]
-    return [tf.cast(v, tf.float32).numpy() for v in step()]
-
-
 class UseRecomputedActivationTest(TestCase):
     def test_block_step_is_the_plain_blocks_and_only_in_the_compiled_context(self):
         x = tf.random.stateless_normal([2, 6, 16], [2, 1])
         upstream = tf.random.stateless_normal([2, 6, 16], [2, 2])
         for dtype, rtol in ((None, 1e-5), ("float32", 1e-5)):
-            block = _block(dtype)
-            plain = _step(block, x, upstream, compiled=True)
+            block = gelu_block(dtype)
+            plain = block_step(block, x, upstream, compiled=True)[0]
             self.assertIs(use_recomputed_activation(block), block)
             output = block._feedforward_output_dense
             self.assertTrue(output.recomputed_activation)
-            outside = _step(block, x, upstream, compiled=False)
-            recomputed = _step(block, x, upstream, compiled=True)
+            outside = block_step(block, x, upstream, compiled=False)[0]
+            recomputed = block_step(block, x, upstream, compiled=True)[0]
             names = ["y", "dx"] + [v.path for v in block.trainable_variables]
             # Rounding against the largest entry (the key bias's gradient is
             # zero up to rounding).
@@ -108,7 +85,7 @@ class UseRecomputedActivationTest(TestCase):
     def test_16_bit_blocks_keep_their_activation(self):
         x = tf.random.stateless_normal([2, 6, 16], [2, 1])
         for dtype in ("mixed_bfloat16", "mixed_float16"):
-            block = _block(dtype)
+            block = gelu_block(dtype)
             use_recomputed_activation(block)
             self.assertFalse(getattr(block._feedforward_output_dense, "recomputed_activation",
                                      False), dtype)
