@@ -4,6 +4,7 @@ import contextlib
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from keras_electra.layers.activations import compiled_activations, gelu
@@ -34,3 +35,15 @@ def block_step(block, x, upstream, compiled):
         values = [tf.cast(v, tf.float32).numpy() for v in step()]
         graph = step.get_concrete_function().graph
     return values, graph
+
+
+def assert_steps_close(block, plain, steps, rtol, label):
+    """Asserts each of `steps` (`{name: block_step values}`) equals `plain` within `rtol`,
+    the absolute tolerance `rtol` times the largest entry (the key bias's gradient is zero
+    up to rounding)."""
+    names = ["y", "dx"] + [v.path for v in block.trainable_variables]
+    scale = max(np.abs(p).max() for p in plain)
+    for step_name, values in steps.items():
+        for name, p, v in zip(names, plain, values):
+            np.testing.assert_allclose(v, p, rtol=rtol, atol=rtol * scale,
+                                       err_msg=f"{label} {step_name} {name}")

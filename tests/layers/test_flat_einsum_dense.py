@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from keras_electra.layers.activations import compiled_activations
 from keras_electra.layers.flat_einsum_dense import flat_equation, use_flat_einsum_dense
-from tests.layers.encoder_blocks import block_step, gelu_block
+from tests.layers.encoder_blocks import assert_steps_close, block_step, gelu_block
 from tests.test_case import TestCase
 
 
@@ -55,15 +55,7 @@ class UseFlatEinsumDenseTest(TestCase):
             # projection, and the feed-forward block's six.
             self.assertEqual(
                 sum(op.type == "MatMul" for op in flat_graph.get_operations()), 4 * 3 + 6)
-            names = ["y", "dx"] + [v.path for v in block.trainable_variables]
-            # Rounding against the largest entry (the key bias's gradient is
-            # zero up to rounding).
-            scale = max(np.abs(p).max() for p in plain)
-            for name, p, o, f in zip(names, plain, outside, flat):
-                np.testing.assert_allclose(o, p, rtol=rtol, atol=rtol * scale,
-                                           err_msg=f"{dtype} outside {name}")
-                np.testing.assert_allclose(f, p, rtol=rtol, atol=rtol * scale,
-                                           err_msg=f"{dtype} {name}")
+            assert_steps_close(block, plain, {"outside": outside, "flat": flat}, rtol, dtype)
 
     def test_values_by_hand(self):
         dense = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 2),

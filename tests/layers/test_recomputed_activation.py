@@ -6,7 +6,7 @@ from keras_electra.layers.activations import (compiled_activations, compiled_for
                                               gelu, gelu_approximate)
 from keras_electra.layers.recomputed_activation import (activation_matmul,
                                                         use_recomputed_activation)
-from tests.layers.encoder_blocks import block_step, gelu_block
+from tests.layers.encoder_blocks import assert_steps_close, block_step, gelu_block
 from tests.test_case import TestCase
 
 
@@ -64,15 +64,7 @@ class UseRecomputedActivationTest(TestCase):
             self.assertTrue(output.recomputed_activation)
             outside = block_step(block, x, upstream, compiled=False)[0]
             recomputed = block_step(block, x, upstream, compiled=True)[0]
-            names = ["y", "dx"] + [v.path for v in block.trainable_variables]
-            # Rounding against the largest entry (the key bias's gradient is
-            # zero up to rounding).
-            scale = max(np.abs(p).max() for p in plain)
-            for name, p, o, r in zip(names, plain, outside, recomputed):
-                np.testing.assert_allclose(o, p, rtol=rtol, atol=rtol * scale,
-                                           err_msg=f"{dtype} outside {name}")
-                np.testing.assert_allclose(r, p, rtol=rtol, atol=rtol * scale,
-                                           err_msg=f"{dtype} {name}")
+            assert_steps_close(block, plain, {"outside": outside, "recomputed": recomputed}, rtol, dtype)
             # The activation moved from the intermediate layer's output to the
             # output layer's input only within the context.
             with compiled_activations():
