@@ -39,7 +39,12 @@ in one `fit`, timed between step boundaries by a callback, as a training run
 calls `fit` once (each `fit` call's first step carries seconds of set-up). With `--isolate` (the default) each
 side runs in a fresh process of its own, so the peak resident memory of that
 process (`wait4`'s `ru_maxrss`: model, optimizer state, activations,
-framework runtime) belongs to that side alone; the keras side fits with
+framework runtime) belongs to that side alone. With `--interleave` (the
+default) those processes take turns (`bench/turns.py`): each warms up while
+the others wait, then every round times `--steps` steps of each side in turn
+(the order rotating, a `--turn_pause_s` idle pause before each turn), so a
+slow spell of a shared machine falls on both sides of the ratio, not on
+whichever side ran during it (`"interleaved": true` in the line); the keras side fits with
 `ReleaseFreedMemory`, as `run_pretraining` does (`--norelease_freed_memory`
 to leave it out). `--remat` runs both sides with
 gradient checkpointing of every encoder block (`ElectraConfig.remat`;
@@ -68,6 +73,7 @@ from absl import app, flags  # noqa: E402
 from light_import import light_import  # noqa: E402  (bench/)
 from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
 from torch_electra_step import build_torch_step  # noqa: E402  (bench/)
+from turns import report_timing, run_in_turns, wait_for_turn  # noqa: E402  (bench/)
 
 flags.DEFINE_list("config", ["configs/electra_small.json"], "ElectraConfig JSON file(s).")
 flags.DEFINE_list("dtype", ["float32"], "float32 and/or bfloat16.")
@@ -79,6 +85,12 @@ flags.DEFINE_integer("warmup", 3, "Untimed warmup steps.")
 flags.DEFINE_bool("torch", True, "Time the PyTorch + transformers step.")
 flags.DEFINE_bool("keras", True, "Time the keras_electra step.")
 flags.DEFINE_bool("isolate", True, "Run each side in a fresh process (per-side peak RSS).")
+flags.DEFINE_bool("interleave", True, "With --isolate: the sides' processes take turns "
+                  "(bench/turns.py), one timing of each per round, so a slow spell of a shared "
+                  "machine falls on every side alike.")
+flags.DEFINE_float("turn_pause_s", 1.0, "With --interleave: idle seconds before each turn.")
+flags.DEFINE_bool("take_turns", False, "Internal, set for --interleave's children: each timing "
+                  "waits for the driver's go (bench/turns.py).")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "keras `compile(jit_compile=...)`; auto = Keras' choice (no XLA on CPU).")
 flags.DEFINE_integer("steps_per_execution", 1, "keras `compile(steps_per_execution=...)`.")
@@ -116,9 +128,13 @@ def _timed(run_steps):
     run_steps(FLAGS.warmup)
     timings = []
     for _ in range(FLAGS.repeats):
+        if FLAGS.take_turns:
+            wait_for_turn()
         start = time.perf_counter()
         run_steps(FLAGS.steps)
         timings.append((time.perf_counter() - start) / FLAGS.steps)
+        if FLAGS.take_turns:
+            report_timing(timings[-1])
     return timings
 
 
@@ -144,24 +160,37 @@ def time_keras(config, batch, dtype):
         raise SystemExit("keras side: --warmup (>= 1) and --steps must be multiples of "
                          "--steps_per_execution")
 
+    bounds = [FLAGS.warmup + i * FLAGS.steps for i in range(FLAGS.repeats + 1)]
+    timings, start = [], None
+
     class StepClock(keras.callbacks.Callback):
-        """Time at the end of every execution (`spe` steps), in one `fit`."""
+        """Times the repeats between step boundaries, in one `fit`.
+
+        With `--take_turns`, `fit` waits at each repeat's first boundary for
+        the driver's go, and the repeat's clock starts after it."""
 
         def on_train_batch_end(self, batch, logs=None):
-            marks[batch + 1] = time.perf_counter()
+            nonlocal start
+            now, done = time.perf_counter(), batch + 1
+            if done not in bounds:
+                return
+            if start is not None:
+                timings.append((now - start) / FLAGS.steps)
+                if FLAGS.take_turns:
+                    report_timing(timings[-1])
+            if done < bounds[-1]:
+                if FLAGS.take_turns:
+                    wait_for_turn()
+                start = time.perf_counter()
 
     # One `fit` for warmup and every repeat, timed between step boundaries: a
     # training run calls `fit` once, and each new `fit` call pays seconds of
     # set-up in its first step (its iterator and callbacks) that no step of a
     # long run pays. The warmup steps absorb it, with tracing.
-    marks = {}
-    total = FLAGS.warmup + FLAGS.repeats * FLAGS.steps
     # As `run_pretraining` trains: the tracing's freed heap goes back to the
     # system (ReleaseFreedMemory), which lowers the peak RSS, not the step time.
     callbacks = [StepClock()] + ([ReleaseFreedMemory()] if FLAGS.release_freed_memory else [])
-    pretrainer.fit(data, steps_per_epoch=total, epochs=1, verbose=0, callbacks=callbacks)
-    bounds = [FLAGS.warmup + i * FLAGS.steps for i in range(FLAGS.repeats + 1)]
-    timings = [(marks[b] - marks[a]) / FLAGS.steps for a, b in zip(bounds, bounds[1:])]
+    pretrainer.fit(data, steps_per_epoch=bounds[-1], epochs=1, verbose=0, callbacks=callbacks)
     return timings, {"jit_compile": bool(pretrainer.jit_compile),
                      "steps_per_execution": FLAGS.steps_per_execution,
                      "release_freed_memory": FLAGS.release_freed_memory,
@@ -219,13 +248,14 @@ def measure_side(side, config_path, dtype, compile_loss=False):
     return fields
 
 
-def measure_side_isolated(side, config_path, dtype, compile_loss=False):
-    """Runs one side in a fresh process; its fields plus its peak RSS in MB."""
+def side_command(side, config_path, dtype, compile_loss=False, take_turns=False):
+    """The command line that times one side in a process of its own."""
     command = [sys.executable, os.path.abspath(__file__), f"--config={config_path}",
                f"--dtype={dtype}", "--noisolate", "--nomfu",
                "--keras" if side == "keras" else "--nokeras",
                "--torch" if side == "torch" else "--notorch",
-               f"--torch_compile={'true' if compile_loss else 'false'}"]
+               f"--torch_compile={'true' if compile_loss else 'false'}",
+               "--take_turns" if take_turns else "--notake_turns"]
     for name in ("batch_size", "seq_length", "steps", "repeats", "warmup", "jit_compile",
                  "steps_per_execution", "num_threads"):
         value = getattr(FLAGS, name)
@@ -235,9 +265,25 @@ def measure_side_isolated(side, config_path, dtype, compile_loss=False):
     command.append("--remat" if FLAGS.remat else "--noremat")
     command.append("--release_freed_memory" if FLAGS.release_freed_memory
                    else "--norelease_freed_memory")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    return command
+
+
+def _child_env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+
+
+def side_fields(side, output, usage):
+    """A side process's fields (its last stdout line), plus its peak RSS in MB."""
+    fields = json.loads(output.strip().splitlines()[-1])
+    fields[f"{SIDES[side][0]}_peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    return {k: v for k, v in fields.items() if k not in _COMMON}
+
+
+def measure_side_isolated(side, config_path, dtype, compile_loss=False):
+    """Runs one side in a fresh process; its fields plus its peak RSS in MB."""
+    command = side_command(side, config_path, dtype, compile_loss)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env, text=True)
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=_child_env(), text=True)
         # wait4, not wait: the child's own resource usage (ru_maxrss in KiB on Linux).
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -246,10 +292,34 @@ def measure_side_isolated(side, config_path, dtype, compile_loss=False):
         output, errors = out.read(), err.read()
     if process.returncode:
         raise RuntimeError(f"{side} side failed (exit {process.returncode}): {errors[-3000:]}")
-    fields = json.loads(output.strip().splitlines()[-1])
-    prefix = SIDES[side][0]
-    fields[f"{prefix}_peak_rss_mb"] = round(usage.ru_maxrss / 1024)
-    return {k: v for k, v in fields.items() if k not in _COMMON}
+    return side_fields(side, output, usage)
+
+
+def measure_sides_interleaved(runs, config_path, dtype):
+    """Every (side, compile_loss) of `runs` in a process of its own, taking turns.
+
+    Returns {run: fields, or the RuntimeError it failed with}. Each process
+    warms up before the next starts; then each round times `--steps` steps
+    of every side in turn (`bench/turns.py`)."""
+    commands = {run: side_command(run[0], config_path, dtype, run[1], take_turns=True)
+                for run in runs}
+    done = run_in_turns(commands, FLAGS.repeats, FLAGS.turn_pause_s, _child_env())
+    return {run: result if isinstance(result, RuntimeError) else side_fields(run[0], *result)
+            for run, result in done.items()}
+
+
+def measure_sides(runs, config_path, dtype):
+    """{(side, compile_loss): fields or RuntimeError} by the flags' method."""
+    if FLAGS.isolate and FLAGS.interleave:
+        return measure_sides_interleaved(runs, config_path, dtype)
+    measure = measure_side_isolated if FLAGS.isolate else measure_side
+    results = {}
+    for side, compile_loss in runs:
+        try:
+            results[side, compile_loss] = measure(side, config_path, dtype, compile_loss)
+        except RuntimeError as e:  # the other runs and lines still go on
+            results[side, compile_loss] = e
+    return results
 
 
 def best_torch_variant(variants):
@@ -300,14 +370,13 @@ def main(argv):
                       "repeats": FLAGS.repeats, "warmup": FLAGS.warmup,
                       "cpu_count": os.cpu_count(),
                       "num_threads": FLAGS.num_threads or usable_cores()}
-            measure = measure_side_isolated if FLAGS.isolate else measure_side
+            if FLAGS.isolate:
+                record["interleaved"] = FLAGS.interleave
             torch_variants = {}
-            for side, compile_loss in runs:
-                try:
-                    fields = measure(side, config_path, dtype, compile_loss)
-                except RuntimeError as e:  # the other runs and lines still go on
+            for (side, compile_loss), fields in measure_sides(runs, config_path, dtype).items():
+                if isinstance(fields, RuntimeError):  # the other runs and lines still go on
                     name = "torch_compiled" if compile_loss else SIDES[side][0]
-                    record[f"{name}_error"] = str(e)[-1000:]
+                    record[f"{name}_error"] = str(fields)[-1000:]
                     failed = True
                     continue
                 if side == "torch":

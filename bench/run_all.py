@@ -16,6 +16,8 @@ numbers are only as good as the quiet they were taken in):
    in float32 and bfloat16: tokens/s of both, their ratio, MFU and each
    side's peak RSS (each side in a process of its own, so this is also what
    `bench/pretrain_memory.py` reports; it is not run a second time). The
+   sides' processes take turns, one timing of each per round, so a slow
+   spell of the machine falls on both sides of the ratio. The
    PyTorch side runs eager and under `torch.compile`, and the faster counts.
    The small config runs again with `--remat`: gradient checkpointing on
    both sides (`ElectraConfig.remat`; transformers'
@@ -224,9 +226,10 @@ def plan_pretrain_step(records, work_dir):
         torch_compile = "false"  # inductor's first compile alone takes minutes
     commands = []
     for config in configs:
-        # The small config's step is ~10x the tiny one's: fewer steps per timing.
+        # The small config's step is ~10x the tiny one's: fewer steps per timing,
+        # and more of them, as the sides take turns (`pretrain_step --interleave`).
         steps, repeats, warmup = (2, 1, 1) if FLAGS.quick else (
-            (20, 3, 3) if "tiny" in config else (8, 3, 2))
+            (20, 3, 3) if "tiny" in config else (6, 5, 2))
         command = _script("pretrain_step") + [
             f"--config={config}", f"--dtype={','.join(FLAGS.dtypes)}", "--batch_size=32",
             "--seq_length=128", f"--steps={steps}", f"--repeats={repeats}",
@@ -522,6 +525,8 @@ def render(records, gpu_records=()):
                     ("steps × repeats", lambda r:
                                                                f"{r.get('steps')} × "
                                                                f"{r.get('repeats')}"),
+                    ("sides timed", lambda r: {True: "in turns", False: "one after another"}
+                     .get(r.get("interleaved"))),
                     ("keras XLA", "jit_compile"), ("torch variant", "torch_variant"),
                     ("torch eager ms", "torch_eager_ms"),
                     ("torch compiled ms", "torch_compiled_ms"),
