@@ -226,10 +226,11 @@ def plan_pretrain_step(records, work_dir):
         torch_compile = "false"  # inductor's first compile alone takes minutes
     commands = []
     for config in configs:
-        # The small config's step is ~10x the tiny one's: fewer steps per timing,
-        # and more of them, as the sides take turns (`pretrain_step --interleave`).
+        # The sides take turns (`pretrain_step --interleave`): many short turns,
+        # so the median is one a slow spell of a few seconds cannot move. The
+        # small config's step is ~10x the tiny one's: fewer steps per turn.
         steps, repeats, warmup = (2, 1, 1) if FLAGS.quick else (
-            (20, 3, 3) if "tiny" in config else (6, 5, 2))
+            (10, 7, 3) if "tiny" in config else (3, 10, 2))
         command = _script("pretrain_step") + [
             f"--config={config}", f"--dtype={','.join(FLAGS.dtypes)}", "--batch_size=32",
             "--seq_length=128", f"--steps={steps}", f"--repeats={repeats}",
