@@ -63,7 +63,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -73,7 +72,7 @@ from absl import app, flags  # noqa: E402
 from light_import import light_import  # noqa: E402  (bench/)
 from step_inputs import step_config, synthetic_batch  # noqa: E402  (bench/)
 from torch_electra_step import build_torch_step  # noqa: E402  (bench/)
-from turns import report_timing, run_in_turns, wait_for_turn  # noqa: E402  (bench/)
+from turns import TurnTaker, report_timing, run_in_turns, wait_for_turn  # noqa: E402  (bench/)
 
 flags.DEFINE_list("config", ["configs/electra_small.json"], "ElectraConfig JSON file(s).")
 flags.DEFINE_list("dtype", ["float32"], "float32 and/or bfloat16.")
@@ -281,18 +280,9 @@ def side_fields(side, output, usage):
 
 def measure_side_isolated(side, config_path, dtype, compile_loss=False):
     """Runs one side in a fresh process; its fields plus its peak RSS in MB."""
-    command = side_command(side, config_path, dtype, compile_loss)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=_child_env(), text=True)
-        # wait4, not wait: the child's own resource usage (ru_maxrss in KiB on Linux).
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read(), err.read()
-    if process.returncode:
-        raise RuntimeError(f"{side} side failed (exit {process.returncode}): {errors[-3000:]}")
-    return side_fields(side, output, usage)
+    # A child that takes no turns: `finish` runs it to its end (wait4's usage).
+    taker = TurnTaker(side_command(side, config_path, dtype, compile_loss), side, _child_env())
+    return side_fields(side, *taker.finish())
 
 
 def measure_sides_interleaved(runs, config_path, dtype):

@@ -68,6 +68,8 @@ def report_timing(seconds, stdout=None):
 class TurnTaker:
     """Drives one benchmark child process through its turns.
 
+    A child that takes none is run to its end by `finish` alone.
+
     The child's stderr goes to a temporary file (a pipe nobody reads could
     fill and block it); its tail is in the error when the child fails.
 
