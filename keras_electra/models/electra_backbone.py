@@ -7,6 +7,7 @@ from keras_electra.layers.activations import hidden_activation
 from keras_electra.layers.electra_embeddings import ElectraEmbeddings
 from keras_electra.layers.fast_dropout import use_fast_dropout
 from keras_electra.layers.flat_einsum_dense import use_flat_einsum_dense
+from keras_electra.layers.fused_block import use_fused_block
 from keras_electra.layers.fused_layer_norm import use_fused_layer_norm
 from keras_electra.layers.gdes_embeddings import GdesEmbeddings
 from keras_electra.layers.lean_attention import use_lean_attention
@@ -36,7 +37,10 @@ class ElectraBackbone(keras.Model):
     once for backprop, not twice), whose query, key, value and output
     projections are 2-D matmuls (`keras_electra.layers.flat_einsum_dense`;
     Keras' einsum broadcasts the kernel over the batch and sums its
-    gradient afterwards).
+    gradient afterwards). After the attention and after the feed-forward
+    block, the dropout, the residual add and the LayerNorm (and the output
+    dense layer's bias) are one XLA computation each way
+    (`keras_electra.layers.fused_block`).
 
     Args:
         embeddings: an `ElectraEmbeddings` layer (shared or not), or the
@@ -106,6 +110,8 @@ class ElectraBackbone(keras.Model):
             for i in range(num_layers)
         ]
 
+        # Before `rematerialize`, which then recomputes the fused form.
+        encoder_blocks = [use_fused_block(block) for block in encoder_blocks]
         if remat:
             encoder_blocks = [rematerialize(block) for block in encoder_blocks]
 
