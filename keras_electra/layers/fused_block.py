@@ -201,6 +201,16 @@ def _matmul(x, kernel, bias=None):
     return tf.reshape(rows, tf.concat([tf.shape(x)[:-1], tf.shape(kernel)[-1:]], axis=0))
 
 
+def _weight(dense, variable):
+    """`variable` in `dense`'s compute dtype, as its own call reads it.
+
+    Explicitly: `rematerialize` runs the block again in the backward pass,
+    outside the block's autocast scope, where a float32 kernel met bfloat16
+    activations (TensorFlow then multiplies with its slow `SparseMatMul`).
+    """
+    return keras.ops.cast(variable, dense.compute_dtype)
+
+
 def _residual_norm(y, residual, dropout, norm, bias=None):
     import tensorflow as tf
 
@@ -232,20 +242,18 @@ def _patch(block):
                            block._self_attention_layer_norm)
         intermediate = block._feedforward_intermediate_dense
         output = block._feedforward_output_dense
-        # Dense kernels and biases read here are autocast to the compute
-        # dtype, as in the layers' own calls (the block's autocast scope).
-        kernel = keras.ops.convert_to_tensor(output.kernel)
+        kernel = _weight(output, output.kernel)
         if getattr(output, "recomputed_activation", False):  # float32: keeps only h
             from keras_electra.layers.activations import compiled_forward_backward
 
             forward, backward = compiled_forward_backward(intermediate.activation)
             y = activation_matmul(intermediate(x), kernel, forward, backward)
         else:
-            h = _matmul(x, keras.ops.convert_to_tensor(intermediate.kernel),
-                        keras.ops.convert_to_tensor(intermediate.bias))
+            h = _matmul(x, _weight(intermediate, intermediate.kernel),
+                        _weight(intermediate, intermediate.bias))
             y = _matmul(intermediate.activation(h), kernel)
         return _residual_norm(y, x, block._feedforward_dropout, block._feedforward_layer_norm,
-                              bias=keras.ops.convert_to_tensor(output.bias))
+                              bias=_weight(output, output.bias))
 
     block.call = call
     block.fused_block = True

@@ -34,12 +34,15 @@ def _gradients(function, h, residual, gamma, beta, bias, upstream):
     return [y] + tape.gradient(total, [h, residual, gamma, beta, bias])
 
 
-def _dropout_block(dtype=None, recomputed=False, remat=False):
+def _dropout_block(dtype=None, recomputed=False, fused=False, remat=False):
     """An ElectraBackbone-style post-LN block (width 16, 2 heads, GELU, dropout 0.3),
-    weights from seed 0, with the training-step layers the backbone gives it."""
+    weights from seed 0, with the training-step layers the backbone gives it (fused and
+    rematerialized in the backbone's order, when asked)."""
     keras.utils.set_random_seed(0)
     block = keras_hub.layers.TransformerEncoder(48, num_heads=2, dropout=0.3, activation=gelu,
                                                 dtype=dtype)
+    if fused:
+        use_fused_block(block)
     if remat:
         rematerialize(block)
     block.build((2, 6, 16))
@@ -138,13 +141,20 @@ class UseFusedBlockTest(TestCase):
     def test_rematerialized_fused_block_has_the_fused_blocks_gradients(self):
         x = tf.random.stateless_normal([2, 6, 16], [3, 1])
         upstream = tf.random.stateless_normal([2, 6, 16], [3, 2])
-        steps = {}
-        for remat in (False, True):
-            block = _dropout_block(remat=remat)
-            use_fused_block(block)
-            states = [tf.identity(g.state.value) for g in dropout_seed_generators(block)]
-            steps[remat] = _step_from(block, states, x, upstream)[0]
-        assert_steps_close(block, steps[False], {"remat": steps[True]}, 1e-5, "remat")
+        for dtype, rtol in ((None, 1e-5), ("mixed_bfloat16", 1e-6)):
+            steps = {}
+            for remat in (False, True):
+                block = _dropout_block(dtype, fused=True, remat=remat)
+                states = [tf.identity(g.state.value) for g in dropout_seed_generators(block)]
+                steps[remat], graph = _step_from(block, states, x, upstream)
+            # The recomputation multiplies in the compute dtype, as the
+            # forward pass does: the same values, and no mixed-dtype matmul.
+            assert_steps_close(block, steps[False], {"remat": steps[True]}, rtol, dtype)
+            graph_def = graph.as_graph_def()
+            ops = {node.op for node in graph_def.node}
+            ops |= {node.op for f in graph_def.library.function for node in f.node_def}
+            self.assertIn("MatMul", ops, dtype)
+            self.assertNotIn("SparseMatMul", ops, dtype)
 
     def test_blocks_it_cannot_fuse_keep_their_own_call(self):
         x = tf.random.stateless_normal([2, 6, 16], [4, 1])
