@@ -5,6 +5,7 @@ import keras
 from keras_electra.layers.activations import compiled_step_active
 from keras_electra.layers.bfloat16_bits import narrow, widen
 from keras_electra.layers.fast_dropout import LEVELS, keep_mask, keep_threshold, next_seed
+from keras_electra.layers.fused_layer_norm import is_plain_layer_norm
 
 _RESIDUAL_NORM = {}
 
@@ -170,11 +171,6 @@ def _dropout_ok(dropout):
             and 0 < dropout.rate and keep_threshold(dropout.rate) < LEVELS)
 
 
-def _norm_ok(norm):
-    axis = norm.axis if isinstance(norm.axis, (list, tuple)) else [norm.axis]
-    return norm.scale and norm.center and not norm.rms_scaling and list(axis) in ([-1], [2])
-
-
 def _dense_ok(dense):
     return (dense.use_bias and not getattr(dense, "lora_enabled", False)
             and not getattr(dense, "quantization_mode", None))
@@ -184,8 +180,8 @@ def _fusable(block, inputs):
     return (block.built and len(inputs.shape) == 3
             and all(_dropout_ok(d) for d in (block._self_attention_dropout,
                                               block._feedforward_dropout))
-            and all(_norm_ok(n) for n in (block._self_attention_layer_norm,
-                                          block._feedforward_layer_norm))
+            and all(is_plain_layer_norm(n, inputs) for n in (block._self_attention_layer_norm,
+                                                             block._feedforward_layer_norm))
             and all(_dense_ok(d) for d in (block._feedforward_intermediate_dense,
                                            block._feedforward_output_dense))
 )

@@ -114,7 +114,14 @@ def use_fused_layer_norm(layer):
     return layer
 
 
-def _is_plain(norm, inputs):
+def is_plain_layer_norm(norm, inputs):
+    """Whether `norm` is a LayerNorm `fused_layer_norm` computes for `inputs`: over
+    the last axis, with `gamma` and `beta`, without `rms_scaling`.
+
+    >>> norm = keras.layers.LayerNormalization()
+    >>> is_plain_layer_norm(norm, keras.ops.ones((2, 3, 4)))
+    True
+    """
     axis = norm.axis if isinstance(norm.axis, (list, tuple)) else [norm.axis]
     rank = len(inputs.shape)
     return (norm.scale and norm.center and not norm.rms_scaling
@@ -125,7 +132,7 @@ def _patch(norm):
     plain = norm.call
 
     def call(inputs):
-        if not (compiled_step_active() and _is_plain(norm, inputs)):
+        if not (compiled_step_active() and is_plain_layer_norm(norm, inputs)):
             return plain(inputs)
         return fused_layer_norm(inputs, norm.gamma, norm.beta, norm.epsilon,
                                 dtype=norm.compute_dtype)

@@ -1,3 +1,6 @@
+import doctest
+import importlib
+
 import keras
 import keras_hub
 import numpy as np
@@ -170,3 +173,11 @@ class UseFusedBlockTest(TestCase):
         assert_steps_close(no_dropout, plain, {"fused": values}, 0.0, "dropout 0")
         functions = [f.signature.name for f in graph.as_graph_def().library.function]
         self.assertFalse(any("residual_norm" in f for f in functions))
+
+
+class ExamplesTest(TestCase):
+    def test_docstring_examples_run(self):
+        module = importlib.import_module("keras_electra.layers.fused_block")
+        results = doctest.testmod(module)
+        self.assertGreater(results.attempted, 5)
+        self.assertEqual(results.failed, 0)

@@ -1,3 +1,4 @@
+import doctest
 import importlib
 
 import keras
@@ -168,3 +169,10 @@ class FusedLayerNormTest(TestCase):
         for f, p, v in zip(fused[1:], plain[1:], variables):
             np.testing.assert_allclose(f, p, rtol=1e-4, atol=1e-6 * scale, err_msg=v.path)
         np.testing.assert_allclose(fused[0], plain[0], rtol=1e-5)
+
+
+class FusedLayerNormExamplesTest(TestCase):
+    def test_docstring_examples_run(self):
+        results = doctest.testmod(importlib.import_module("keras_electra.layers.fused_layer_norm"))
+        self.assertGreater(results.attempted, 3)
+        self.assertEqual(results.failed, 0)
