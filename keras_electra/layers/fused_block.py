@@ -183,8 +183,7 @@ def _fusable(block, inputs):
             and all(is_plain_layer_norm(n, inputs) for n in (block._self_attention_layer_norm,
                                                              block._feedforward_layer_norm))
             and all(_dense_ok(d) for d in (block._feedforward_intermediate_dense,
-                                           block._feedforward_output_dense))
-)
+                                           block._feedforward_output_dense)))
 
 
 def _matmul(x, kernel, bias=None):
