@@ -5,7 +5,8 @@ import keras
 from keras_electra.layers.activations import compiled_step_active
 from keras_electra.layers.bfloat16_bits import narrow, widen
 from keras_electra.layers.fast_dropout import LEVELS, keep_mask, keep_threshold, next_seed
-from keras_electra.layers.fused_layer_norm import is_plain_layer_norm
+from keras_electra.layers.fused_layer_norm import (is_plain_layer_norm, normalize_rows,
+                                                   normalize_rows_gradients, rows)
 
 _RESIDUAL_NORM = {}
 
@@ -90,31 +91,20 @@ def residual_norm_functions(rate, epsilon, with_bias):
 
         scale = LEVELS / (LEVELS - keep_threshold(rate))
 
-        def rows(x):
-            return tf.reshape(widen(x), [-1, tf.shape(x)[-1]])
-
         def residual_norm_forward(h, residual, keep, gamma, beta, bias=None):
             x = rows(h) if bias is None else rows(h) + bias
             dropped = tf.where(tf.reshape(keep, tf.shape(x)), x * scale, 0.0)
             total = narrow(dropped + rows(residual), h.dtype)
-            x = widen(total)
-            mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-            centered = x - mean
-            rstd = tf.math.rsqrt(tf.reduce_mean(centered * centered, axis=-1, keepdims=True)
-                                 + epsilon)
-            y = narrow(centered * rstd * gamma + beta, h.dtype)
-            return tf.reshape(y, tf.shape(h)), tf.reshape(total, tf.shape(h)), mean, rstd
+            y, mean, rstd = normalize_rows(widen(total), gamma, beta, epsilon)
+            return (tf.reshape(narrow(y, h.dtype), tf.shape(h)), tf.reshape(total, tf.shape(h)),
+                    mean, rstd)
 
         def residual_norm_backward(total, mean, rstd, keep, gamma, upstream):
-            xhat = (rows(total) - mean) * rstd
-            dy = rows(upstream)
-            g = dy * gamma
-            dx = rstd * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
-                         - xhat * tf.reduce_mean(g * xhat, axis=-1, keepdims=True))
+            dx, d_gamma, d_beta = normalize_rows_gradients(rows(total), mean, rstd, gamma,
+                                                           rows(upstream))
             d_h = tf.where(tf.reshape(keep, tf.shape(dx)), dx * scale, 0.0)
             gradients = (tf.reshape(narrow(d_h, total.dtype), tf.shape(total)),
-                         tf.reshape(narrow(dx, total.dtype), tf.shape(total)),
-                         tf.reduce_sum(dy * xhat, axis=0), tf.reduce_sum(dy, axis=0))
+                         tf.reshape(narrow(dx, total.dtype), tf.shape(total)), d_gamma, d_beta)
             return gradients + ((tf.reduce_sum(d_h, axis=0),) if with_bias else ())
 
         _RESIDUAL_NORM[key] = tuple(

@@ -54,28 +54,16 @@ def _fused(epsilon, dtype):
         return _FUNCTIONS[(epsilon, dtype)]
     import tensorflow as tf
 
-    def rows(x):  # 16-bit data converted by bits (`bfloat16_bits`), as in the GELUs
-        return tf.reshape(widen(x), [-1, tf.shape(x)[-1]])
-
     @tf.function(jit_compile=True, reduce_retracing=True)
     def layer_norm_forward(x, gamma, beta):
-        x2 = rows(x)
-        mean = tf.reduce_mean(x2, axis=-1, keepdims=True)
-        centered = x2 - mean
-        rstd = tf.math.rsqrt(tf.reduce_mean(centered * centered, axis=-1, keepdims=True)
-                             + epsilon)
-        y = narrow(centered * rstd * gamma + beta, dtype)
-        return tf.reshape(y, tf.shape(x)), mean, rstd
+        y, mean, rstd = normalize_rows(rows(x), gamma, beta, epsilon)
+        return tf.reshape(narrow(y, dtype), tf.shape(x)), mean, rstd
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def layer_norm_backward(x, gamma, mean, rstd, upstream):
-        xhat = (rows(x) - mean) * rstd
-        dy = rows(upstream)
-        g = dy * gamma
-        dx = rstd * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
-                     - xhat * tf.reduce_mean(g * xhat, axis=-1, keepdims=True))
-        return (tf.reshape(narrow(dx, x.dtype), tf.shape(x)),
-                tf.reduce_sum(dy * xhat, axis=0), tf.reduce_sum(dy, axis=0))
+        dx, d_gamma, d_beta = normalize_rows_gradients(rows(x), mean, rstd, gamma,
+                                                       rows(upstream))
+        return tf.reshape(narrow(dx, x.dtype), tf.shape(x)), d_gamma, d_beta
 
     @tf.custom_gradient
     def layer_norm(x, gamma, beta):
@@ -84,6 +72,53 @@ def _fused(epsilon, dtype):
 
     _FUNCTIONS[(epsilon, dtype)] = layer_norm
     return layer_norm
+
+
+def rows(x):
+    """`x` as float32 rows, `(-1, x.shape[-1])`; 16-bit data converted by bits
+    (`bfloat16_bits`), as in the GELUs. For the step's XLA computations."""
+    import tensorflow as tf
+
+    return tf.reshape(widen(x), [-1, tf.shape(x)[-1]])
+
+
+def normalize_rows(x, gamma, beta, epsilon):
+    """LayerNorm of float32 rows `x`: `(y, mean, rstd)`, the statistics `(rows, 1)`.
+
+    The body of `fused_layer_norm`'s forward XLA computation (and
+    `fused_block`'s): `rstd = 1 / sqrt(var + epsilon)`.
+
+    >>> import tensorflow as tf
+    >>> y, mean, rstd = normalize_rows(tf.constant([[1.0, 3.0]]), 1.0, 0.0, 0.0)
+    >>> y.numpy().tolist(), mean.numpy().tolist(), rstd.numpy().tolist()
+    ([[-1.0, 1.0]], [[2.0]], [[1.0]])
+    """
+    import tensorflow as tf
+
+    mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+    centered = x - mean
+    rstd = tf.math.rsqrt(tf.reduce_mean(centered * centered, axis=-1, keepdims=True) + epsilon)
+    return centered * rstd * gamma + beta, mean, rstd
+
+
+def normalize_rows_gradients(x, mean, rstd, gamma, dy):
+    """`(dx, d_gamma, d_beta)` of `normalize_rows` for the upstream gradient `dy`, in one pass:
+    `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))` with `g = dy * gamma`.
+
+    >>> import tensorflow as tf
+    >>> dx, d_gamma, d_beta = normalize_rows_gradients(
+    ...     tf.constant([[1.0, 3.0]]), tf.constant([[2.0]]), tf.constant([[1.0]]), 1.0,
+    ...     tf.constant([[1.0, 1.0]]))
+    >>> dx.numpy().tolist(), d_gamma.numpy().tolist(), d_beta.numpy().tolist()
+    ([[0.0, 0.0]], [-1.0, 1.0], [1.0, 1.0])
+    """
+    import tensorflow as tf
+
+    xhat = (x - mean) * rstd
+    g = dy * gamma
+    dx = rstd * (g - tf.reduce_mean(g, axis=-1, keepdims=True)
+                 - xhat * tf.reduce_mean(g * xhat, axis=-1, keepdims=True))
+    return dx, tf.reduce_sum(dy * xhat, axis=0), tf.reduce_sum(dy, axis=0)
 
 
 def use_fused_layer_norm(layer):
